@@ -1,0 +1,39 @@
+# dhbv: δHBV2.0 workflow (Song et al. 2025, WRR).
+# Stages: build MERIT topology → aggregate forcing → train (GPU) → simulate → evaluate.
+# Every rule takes the config values it uses through `params:`, so editing config.yaml reruns
+# exactly the rules whose behaviour depends on the edited value.
+
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from dhbv.workflow_config import validate_config
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# One-line errors for unknown keys, wrong types and missing files; fills schema defaults.
+validate_config(
+    config,
+    Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+    source=" + ".join(map(str, workflow.configfiles)) or "config",
+)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/topology.smk"
+include: "workflow/rules/collect.smk"
+
+
+localrules:
+    all,
+    all_networks,
+
+
+rule all:
+    default_target: True
+    input:
+        rules.all_networks.input,

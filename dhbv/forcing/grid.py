@@ -1,0 +1,297 @@
+"""Reading regular CF grids (NetCDF or Zarr) of daily forcing, and unit conversion.
+
+The aggregation needs, from a gridded product, the cell-centre coordinates of a *regular*
+grid (constant spacing along x and along y), its coordinate reference system and the names
+and units of the forcing variables. This module finds them in CF metadata:
+
+* x/y axes: coordinate ``axis`` attribute (X/Y), ``standard_name`` (longitude/latitude,
+  projection_x_coordinate/projection_y_coordinate) or the names lon/longitude/x and
+  lat/latitude/y;
+* CRS: explicit ``crs=`` argument, else the variable's ``grid_mapping`` variable (``crs_wkt``,
+  ``spatial_ref`` or CF grid-mapping attributes via :meth:`pyproj.CRS.from_cf`), else a variable
+  named ``crs``/``spatial_ref``, else EPSG:4326 when the axes are longitude/latitude.
+
+Units are mapped to the project's standard units (precipitation and PET mm d-1, temperature
+degC) by :func:`to_standard_units`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import xarray as xr
+
+from dhbv.errors import DhbvInputError
+
+#: Authalic (equal-area) sphere radius of WGS84, m. Cell areas on geographic grids are
+#: computed on this sphere: the relative error of *ratios* of cell areas within a unit
+#: catchment (all that the weights use) is below 1e-4 for units spanning less than 1°.
+EARTH_RADIUS_M = 6371007.181
+
+_X_NAMES = ("lon", "longitude", "x", "rlon", "nav_lon")
+_Y_NAMES = ("lat", "latitude", "y", "rlat", "nav_lat")
+_X_STD = ("longitude", "projection_x_coordinate", "grid_longitude")
+_Y_STD = ("latitude", "projection_y_coordinate", "grid_latitude")
+
+
+def open_grid(path: str | os.PathLike) -> xr.Dataset:
+    """Open a gridded forcing file lazily (NetCDF file or Zarr store, by suffix/directory)."""
+    p = Path(path)
+    if not p.exists():
+        raise DhbvInputError(f"forcing grid {p} does not exist; check the forcing grid path in the config")
+    try:
+        if p.is_dir() or p.suffix == ".zarr":
+            return xr.open_zarr(p, chunks=None)
+        return xr.open_dataset(p, chunks=None)
+    except DhbvInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DhbvInputError(f"cannot read forcing grid {p}: {msg}; give a CF NetCDF file or Zarr store") from exc
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Geometry of a regular grid.
+
+    ``x``/``y`` are the cell-centre coordinates in the file's order (degrees for geographic
+    grids, CRS units otherwise); ``x_dim``/``y_dim`` the dimension names; ``crs`` the grid CRS.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    x_dim: str
+    y_dim: str
+    crs: pyproj.CRS
+    source: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.y.size, self.x.size)
+
+    @property
+    def ncells(self) -> int:
+        return self.y.size * self.x.size
+
+    @property
+    def dx(self) -> float:
+        return float(abs(self.x[1] - self.x[0])) if self.x.size > 1 else _single_spacing(self.source, "x")
+
+    @property
+    def dy(self) -> float:
+        return float(abs(self.y[1] - self.y[0])) if self.y.size > 1 else _single_spacing(self.source, "y")
+
+    @property
+    def is_geographic(self) -> bool:
+        return bool(self.crs.is_geographic)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of the outer cell edges, CRS units."""
+        return (
+            float(self.x.min() - self.dx / 2),
+            float(self.y.min() - self.dy / 2),
+            float(self.x.max() + self.dx / 2),
+            float(self.y.max() + self.dy / 2),
+        )
+
+    def cell_areas_m2(self) -> np.ndarray:
+        """True area of every cell, m², shape (ny, nx) in file order.
+
+        Geographic grids: spherical zone formula A = R² Δλ |sin φ_n − sin φ_s| (authalic
+        radius, latitudes clipped to ±90°). Projected grids: |dx·dy| times the squared
+        metre-per-unit factor of the CRS axis (the projection's own scale distortion, e.g. of
+        Web Mercator, is not corrected: use an equal-area projection for projected forcing).
+        """
+        if self.is_geographic:
+            lat_n = np.clip(self.y + self.dy / 2, -90.0, 90.0)
+            lat_s = np.clip(self.y - self.dy / 2, -90.0, 90.0)
+            band = np.abs(np.sin(np.radians(lat_n)) - np.sin(np.radians(lat_s)))
+            row = EARTH_RADIUS_M**2 * np.radians(self.dx) * band
+            return np.repeat(row[:, None], self.x.size, axis=1)
+        factor = _linear_unit_factor(self.crs)
+        return np.full(self.shape, abs(self.dx * self.dy) * factor**2)
+
+    def grid_hash(self) -> str:
+        """sha256 of the cell-centre coordinates and the CRS (WKT)."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.x, dtype="<f8").tobytes())
+        h.update(b"|")
+        h.update(np.ascontiguousarray(self.y, dtype="<f8").tobytes())
+        h.update(b"|")
+        h.update(self.crs.to_wkt().encode())
+        return h.hexdigest()
+
+
+def _single_spacing(source: str, axis: str) -> float:
+    raise DhbvInputError(f"forcing grid {source} has a single cell along {axis}; the cell size cannot be inferred")
+
+
+def _linear_unit_factor(crs: pyproj.CRS) -> float:
+    try:
+        factor = crs.axis_info[0].unit_conversion_factor
+    except (IndexError, AttributeError):
+        factor = 1.0
+    return float(factor or 1.0)
+
+
+def _find_axis(ds: xr.Dataset, dims: tuple[str, ...], which: str, source: str) -> str:
+    names, stds = (_X_NAMES, _X_STD) if which == "X" else (_Y_NAMES, _Y_STD)
+    for d in dims:
+        if d in ds.coords or d in ds.variables:
+            attrs = ds[d].attrs
+            if str(attrs.get("axis", "")).upper() == which or attrs.get("standard_name") in stds:
+                return d
+    for d in dims:
+        if d.lower() in names:
+            return d
+    raise DhbvInputError(
+        f"forcing grid {source}: cannot find the {which} axis among dimensions {list(dims)}; "
+        f"name it {'/'.join(names[:3])} or set its axis attribute to {which}"
+    )
+
+
+def _crs_from_dataset(ds: xr.Dataset, var: str | None, xname: str, source: str) -> pyproj.CRS | None:
+    candidates: list[str] = []
+    if var is not None and var in ds.variables:
+        gm = ds[var].attrs.get("grid_mapping") or ds[var].encoding.get("grid_mapping")
+        if gm:
+            candidates.append(str(gm).split(":")[0].strip())
+    candidates += [n for n in ("crs", "spatial_ref", "transverse_mercator", "lambert_conformal_conic") if n in ds.variables]
+    for name in candidates:
+        if name not in ds.variables:
+            continue
+        attrs = dict(ds[name].attrs)
+        for key in ("crs_wkt", "spatial_ref"):
+            if key in attrs:
+                try:
+                    return pyproj.CRS.from_user_input(attrs[key])
+                except pyproj.exceptions.CRSError:
+                    pass
+        if "epsg_code" in attrs:
+            try:
+                return pyproj.CRS.from_user_input(str(attrs["epsg_code"]))
+            except pyproj.exceptions.CRSError:
+                pass
+        if "grid_mapping_name" in attrs:
+            try:
+                return pyproj.CRS.from_cf(attrs)
+            except (pyproj.exceptions.CRSError, KeyError, ValueError):
+                pass
+    std = ds[xname].attrs.get("standard_name") if xname in ds.variables else None
+    units = str(ds[xname].attrs.get("units", "")) if xname in ds.variables else ""
+    if std == "longitude" or units.startswith("degree") or xname.lower() in ("lon", "longitude"):
+        return pyproj.CRS.from_epsg(4326)
+    return None
+
+
+def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str = "") -> GridSpec:
+    """Describe the regular grid of ``ds`` (optionally of variable ``var``).
+
+    ``crs`` (anything :class:`pyproj.CRS` accepts) overrides the CRS found in the file.
+    Raises :class:`DhbvInputError` when the axes or the CRS cannot be found or the grid is not
+    regular (constant spacing to 1e-6 of the cell size).
+    """
+    source = source or str(ds.encoding.get("source", "<dataset>"))
+    if var is not None:
+        if var not in ds.data_vars:
+            raise DhbvInputError(
+                f"forcing grid {source} has no variable {var!r}; available: {sorted(map(str, ds.data_vars))}; "
+                "fix the variable mapping in the forcing config"
+            )
+        dims = tuple(map(str, ds[var].dims))
+    else:
+        dims = tuple(map(str, ds.dims))
+    xname = _find_axis(ds, dims, "X", source)
+    yname = _find_axis(ds, dims, "Y", source)
+    x = np.asarray(ds[xname].values, dtype=float)
+    y = np.asarray(ds[yname].values, dtype=float)
+    for name, c in ((xname, x), (yname, y)):
+        if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
+            raise DhbvInputError(f"forcing grid {source}: coordinate {name!r} must be 1-D and finite (curvilinear grids are not supported)")
+        if c.size > 1:
+            d = np.diff(c)
+            if np.any(d == 0) or not (np.all(d > 0) or np.all(d < 0)):
+                raise DhbvInputError(f"forcing grid {source}: coordinate {name!r} is not strictly monotonic")
+            if np.max(np.abs(d - d[0])) > 1e-6 * abs(d[0]) + 1e-9:
+                raise DhbvInputError(
+                    f"forcing grid {source}: coordinate {name!r} is not evenly spaced; regrid to a regular grid first"
+                )
+    if crs is not None:
+        try:
+            crs_obj = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as exc:
+            raise DhbvInputError(f"forcing grid {source}: cannot interpret crs={crs!r}; give e.g. 'EPSG:4326'") from exc
+    else:
+        crs_obj = _crs_from_dataset(ds, var, xname, source)
+        if crs_obj is None:
+            raise DhbvInputError(
+                f"forcing grid {source} has no CRS (no grid_mapping/crs variable and projected axes); pass crs= explicitly"
+            )
+    return GridSpec(x=x, y=y, x_dim=xname, y_dim=yname, crs=crs_obj, source=source)
+
+
+def grid_spec_from_path(path, var: str | None = None, *, crs=None) -> GridSpec:
+    """:func:`grid_spec` of the file at ``path``."""
+    ds = open_grid(path)
+    try:
+        return grid_spec(ds, var, crs=crs, source=str(path))
+    finally:
+        ds.close()
+
+
+# --------------------------------------------------------------------------- units
+
+_PRECIP_FACTORS = {
+    # depth rates -> mm d-1
+    "mm/d": 1.0, "mm/day": 1.0, "mm d-1": 1.0, "mm day-1": 1.0, "mm d^-1": 1.0, "mm.d-1": 1.0,
+    "mm": 1.0,  # a daily total
+    "kg m-2 d-1": 1.0, "kg m-2 day-1": 1.0, "kg/m2/d": 1.0, "kg/m^2/day": 1.0, "kg m-2": 1.0,
+    "kg m-2 s-1": 86400.0, "kg/m2/s": 86400.0, "kg m^-2 s^-1": 86400.0, "kg/m^2/s": 86400.0,
+    "mm/s": 86400.0, "mm s-1": 86400.0,
+    "mm/h": 24.0, "mm h-1": 24.0, "mm/hr": 24.0,
+    "m": 1000.0, "m/d": 1000.0, "m d-1": 1000.0, "m/day": 1000.0, "m day-1": 1000.0,
+    "m s-1": 86400000.0, "m/s": 86400000.0,
+    "in/d": 25.4, "in/day": 25.4, "inch/day": 25.4,
+}
+_TEMP_OFFSETS = {
+    "degc": 0.0, "c": 0.0, "°c": 0.0, "celsius": 0.0, "deg_c": 0.0, "degrees_celsius": 0.0,
+    "degree_celsius": 0.0, "deg c": 0.0, "degreec": 0.0,
+    "k": -273.15, "degk": -273.15, "kelvin": -273.15, "deg_k": -273.15, "degrees_kelvin": -273.15,
+}
+
+#: Standard (CF) units of the unit-forcing variables.
+STANDARD_UNITS = {"P": "mm d-1", "PET": "mm d-1", "T": "degC", "Tmax": "degC", "Tmin": "degC"}
+_KIND = {"P": "depth", "PET": "depth", "T": "temperature", "Tmax": "temperature", "Tmin": "temperature"}
+
+
+def unit_conversion(std_name: str, units: str, *, where: str = "") -> tuple[float, float]:
+    """(scale, offset) so that ``value_standard = value * scale + offset``.
+
+    ``std_name`` is one of P, PET (→ mm d-1) or T, Tmax, Tmin (→ degC). Raises
+    :class:`DhbvInputError` naming ``where`` for unknown or incompatible units.
+    """
+    kind = _KIND.get(std_name)
+    if kind is None:
+        raise DhbvInputError(f"{where}: unknown forcing variable {std_name!r}; use one of {sorted(_KIND)}")
+    u = " ".join(str(units).strip().split())
+    if kind == "depth":
+        key = u.lower().replace("**", "^")
+        for cand, f in _PRECIP_FACTORS.items():
+            if key == cand.lower():
+                return f, 0.0
+        raise DhbvInputError(
+            f"{where}: units {units!r} cannot be converted to mm d-1 for {std_name}; "
+            "use mm/d, kg m-2 s-1, m (daily total) or give the correct units in the forcing config"
+        )
+    key = u.lower().replace("degrees ", "deg").replace("degree ", "deg")
+    if key in _TEMP_OFFSETS:
+        return 1.0, _TEMP_OFFSETS[key]
+    raise DhbvInputError(
+        f"{where}: units {units!r} cannot be converted to degC for {std_name}; use degC or K, "
+        "or give the correct units in the forcing config"
+    )

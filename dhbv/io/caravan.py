@@ -1,0 +1,97 @@
+"""Caravan (Kratzert et al. 2023) CAMELS-US time series readers and standard-form builder.
+
+Two layouts are accepted:
+* headerless 4-column CSV (P [mm d-1, ERA5-Land], T mean [degC], PET [mm d-1, ERA5-Land],
+  Q [mm d-1]); rows are consecutive days starting 1981-01-01 (``start``); "NA" = missing;
+* the dated variant with a header (``date, streamflow_mm_per_day,
+  total_precipitation_sum_mm, temperature_2m_mean_C, potential_evaporation_sum_mm``).
+
+The Caravan PET column is unreliable (ERA5-Land potential evaporation) and is recomputed with
+the configured method (Oudin from T mean by default; Hargreaves needs Tmax/Tmin, absent here).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dhbv.errors import DhbvInputError
+from dhbv.forcing.pet import compute_pet
+
+CARAVAN_START = "1981-01-01"
+_DATED_COLUMNS = {"streamflow_mm_per_day": "Q", "total_precipitation_sum_mm": "P",
+                  "temperature_2m_mean_C": "T", "potential_evaporation_sum_mm": "PET_source",
+                  "streamflow": "Q", "total_precipitation_sum": "P",
+                  "temperature_2m_mean": "T", "potential_evaporation_sum": "PET_source"}
+
+
+def read_caravan_csv(path, start: str = CARAVAN_START) -> pd.DataFrame:
+    """Read one Caravan basin CSV → DataFrame indexed by date, columns P, T, PET_source, Q.
+
+    Units: P, PET_source, Q mm d-1; T degC. Missing values (NA) are NaN.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DhbvInputError(f"Caravan time series {path} not found; check timeseries_dir and the "
+                             "basin list")
+    with open(path) as fh:
+        first = fh.readline()
+    if any(c.isalpha() and c not in "eEnNaA" for c in first) or first.lower().startswith("date"):
+        df = pd.read_csv(path, na_values=["NA", "NaN", ""])
+        if "date" not in df.columns:
+            raise DhbvInputError(f"{path}: header without a 'date' column; unsupported layout")
+        df = df.rename(columns=_DATED_COLUMNS)
+        need = [c for c in ("P", "T", "Q") if c not in df.columns]
+        if need:
+            raise DhbvInputError(f"{path}: missing column(s) {need}")
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="time")
+        cols = [c for c in ("P", "T", "PET_source", "Q") if c in df.columns]
+        return df[cols].astype(np.float64)
+    df = pd.read_csv(path, header=None, na_values=["NA", "NaN", ""])
+    if df.shape[1] != 4:
+        raise DhbvInputError(f"{path}: expected 4 columns (P, T, PET, Q), found {df.shape[1]}")
+    df.columns = ["P", "T", "PET_source", "Q"]
+    df.index = pd.date_range(start, periods=len(df), freq="D", name="time")
+    return df.astype(np.float64)
+
+
+def build_caravan_standard(timeseries_dir, basin_ids, attribute_table: pd.DataFrame, *,
+                           pet_method: str = "oudin", start: str = CARAVAN_START):
+    """Standard forms (unit forcing, gauge observations) for lumped Caravan basins.
+
+    ``attribute_table``: CAMELS attributes (``dhbv.io.camels.read_attribute_tables``) giving
+    gauge_lat/gauge_lon (for PET) and area_gages2 (km², unit and gauge area). Each basin is one
+    unit with the gauge's id. ``pet_method``: "oudin" | "hamon" | "source" (keep Caravan PET).
+    Returns (forcing Dataset, observations Dataset).
+    """
+    from dhbv.io.camels import basin_location
+    from dhbv.io.standard import make_gauge_observations, make_unit_forcing
+
+    ids = [str(b) for b in basin_ids]
+    frames = [read_caravan_csv(Path(timeseries_dir) / f"{b}.csv", start) for b in ids]
+    time = frames[0].index
+    for b, f in zip(ids, frames):
+        if not f.index.equals(time):
+            raise DhbvInputError(f"Caravan basin {b}: dates {f.index[0].date()}..{f.index[-1].date()}"
+                                 f" differ from {time[0].date()}..{time[-1].date()} of {ids[0]}; "
+                                 "use basins with the same record or separate sources")
+    lat = np.array([basin_location(attribute_table, b)[0] for b in ids])
+    lon = np.array([basin_location(attribute_table, b)[1] for b in ids])
+    area = pd.to_numeric(attribute_table.loc[ids, "area_gages2"]).to_numpy(dtype=np.float64)
+    P = np.stack([f["P"].to_numpy() for f in frames], 1)
+    T = np.stack([f["T"].to_numpy() for f in frames], 1)
+    Q = np.stack([f["Q"].to_numpy() for f in frames], 1)
+    if pet_method == "source":
+        PET = np.stack([f["PET_source"].to_numpy() for f in frames], 1)
+        note = "ERA5-Land potential_evaporation_sum (Caravan)"
+    else:
+        doy = time.dayofyear.to_numpy()[:, None]
+        PET = compute_pet(pet_method, lat_deg=lat[None, :], day_of_year=doy, tmean_c=T)
+        note = f"{pet_method} from T mean and latitude (dhbv.forcing.pet)"
+    forcing = make_unit_forcing(
+        time, ids, P, T, PET, area=area, lat=lat, lon=lon, pet_method=pet_method,
+        source=f"Caravan CAMELS-US ({timeseries_dir}); P, T ERA5-Land", history=f"PET: {note}")
+    obs = make_gauge_observations(time, ids, Q, units="mm d-1", area=area,
+                                  source=f"Caravan CAMELS-US streamflow ({timeseries_dir})")
+    return forcing, obs

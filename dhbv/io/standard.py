@@ -1,0 +1,247 @@
+"""Standard on-disk forms (docs/CONTRACTS.md): builders, validators, atomic readers/writers.
+
+* Unit forcing: dims (time, unit); P [mm d-1], T [degC], PET [mm d-1], optional Tmax/Tmin
+  [degC]; coords unit (str), area [km2], lat, lon [degrees]; attrs pet_method, source, history.
+* Unit attributes: dim unit; one float variable per attribute (attr ``units``).
+* Gauge observations: dims (time, gauge); var streamflow, units "mm d-1" or "m3 s-1";
+  coords gauge (str), area [km2].
+* Gauge membership: dim pair; vars gauge (str), unit (str), weight (FLOW_SCALE for the gauge's
+  own unit, 1 otherwise).
+
+Every validator raises :class:`dhbv.errors.DhbvInputError` with a one-line message naming the
+file/item and what to do.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from dhbv.errors import DhbvInputError
+
+FORCING_UNITS = {"P": "mm d-1", "T": "degC", "PET": "mm d-1", "Tmax": "degC", "Tmin": "degC"}
+CFS_TO_M3S = 0.0283168
+
+
+# ----------------------------------------------------------------------------- writing
+def write_netcdf(ds: xr.Dataset, path) -> Path:
+    """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_text_atomic(text: str, path) -> Path:
+    """Write a text file atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _open(path, what):
+    path = Path(path)
+    if not path.exists():
+        raise DhbvInputError(f"{what} file {path} does not exist; build it first or fix the path")
+    with xr.open_dataset(path) as ds:
+        return ds.load()
+
+
+def _str_coord(values):
+    return np.array([str(v) for v in np.asarray(values)], dtype=object)
+
+
+# ----------------------------------------------------------------------------- unit forcing
+def make_unit_forcing(time, unit_ids, P, T, PET, *, area, lat, lon, Tmax=None, Tmin=None,
+                      pet_method: str = "given", source: str = "", history: str = "") -> xr.Dataset:
+    """Build a unit-forcing Dataset; arrays are [time, unit] in the units of FORCING_UNITS."""
+    data = {"P": P, "T": T, "PET": PET, "Tmax": Tmax, "Tmin": Tmin}
+    dv = {k: (("time", "unit"), np.asarray(v, dtype=np.float32), {"units": FORCING_UNITS[k]})
+          for k, v in data.items() if v is not None}
+    ds = xr.Dataset(
+        dv,
+        coords={"time": pd.DatetimeIndex(time), "unit": _str_coord(unit_ids),
+                "area": ("unit", np.asarray(area, dtype=np.float64), {"units": "km2"}),
+                "lat": ("unit", np.asarray(lat, dtype=np.float64), {"units": "degrees_north"}),
+                "lon": ("unit", np.asarray(lon, dtype=np.float64), {"units": "degrees_east"})},
+        attrs={"pet_method": pet_method, "source": source, "history": history})
+    return ds
+
+
+def validate_unit_forcing(ds: xr.Dataset, name: str = "unit forcing") -> xr.Dataset:
+    """Check dims, variables, units and coordinates of a unit-forcing Dataset."""
+    for dim in ("time", "unit"):
+        if dim not in ds.dims:
+            raise DhbvInputError(f"{name}: missing dimension '{dim}'; expected dims (time, unit)")
+    for var in ("P", "T", "PET"):
+        if var not in ds:
+            if var == "PET" and "Tmax" in ds and "Tmin" in ds:
+                continue
+            raise DhbvInputError(f"{name}: missing variable '{var}' "
+                                 f"[{FORCING_UNITS[var]}]; add it or recompute PET")
+    for var, unit in FORCING_UNITS.items():
+        if var in ds and ds[var].attrs.get("units", unit) not in (unit, unit.replace(" ", "/"),
+                                                                   "mm/day", "mm day-1", "C",
+                                                                   "degree_Celsius", "celsius"):
+            raise DhbvInputError(f"{name}: variable {var} has units "
+                                 f"{ds[var].attrs.get('units')!r}, expected {unit!r}; convert it")
+    for c in ("area", "lat", "lon"):
+        if c not in ds.coords and c not in ds:
+            raise DhbvInputError(f"{name}: missing coordinate '{c}' on the unit dimension")
+    if not pd.DatetimeIndex(ds["time"].values).is_monotonic_increasing:
+        raise DhbvInputError(f"{name}: time axis is not increasing")
+    t = pd.DatetimeIndex(ds["time"].values)
+    if len(t) > 1 and not (np.diff(t.values).astype("timedelta64[h]") == np.timedelta64(24, "h")).all():
+        raise DhbvInputError(f"{name}: time axis is not a gap-free daily series; reindex it to "
+                             "daily steps (NaN for gaps)")
+    if pd.Index(ds["unit"].values).duplicated().any():
+        raise DhbvInputError(f"{name}: duplicate unit ids")
+    return ds
+
+
+def read_unit_forcing(path) -> xr.Dataset:
+    """Read and validate a unit-forcing NetCDF (unit ids as str, time normalised to days)."""
+    ds = _open(path, "unit forcing")
+    ds = ds.assign_coords(unit=_str_coord(ds["unit"].values),
+                          time=pd.DatetimeIndex(ds["time"].values).normalize())
+    return validate_unit_forcing(ds, f"unit forcing {path}")
+
+
+# ----------------------------------------------------------------------------- attributes
+def make_unit_attributes(unit_ids, table: dict, units: dict | None = None,
+                         source: str = "") -> xr.Dataset:
+    """Build a unit-attributes Dataset from {name: [U] array}; ``units`` maps name → unit."""
+    units = units or {}
+    dv = {k: ("unit", np.asarray(v, dtype=np.float64), {"units": units.get(k, "1")})
+          for k, v in table.items()}
+    return xr.Dataset(dv, coords={"unit": _str_coord(unit_ids)}, attrs={"source": source})
+
+
+def validate_unit_attributes(ds: xr.Dataset, required=(), name="unit attributes") -> xr.Dataset:
+    """Check the unit dimension and that every ``required`` attribute exists and is finite."""
+    if "unit" not in ds.dims:
+        raise DhbvInputError(f"{name}: missing dimension 'unit'")
+    for r in required:
+        if r not in ds:
+            raise DhbvInputError(f"{name}: attribute '{r}' is missing; add it to the attribute "
+                                 "file or remove it from model.attributes")
+        bad = ~np.isfinite(ds[r].values)
+        if bad.any():
+            u = ds["unit"].values[np.argmax(bad)]
+            raise DhbvInputError(f"{name}: attribute '{r}' is NaN for unit {u} "
+                                 f"({int(bad.sum())} units); fill it or drop those units")
+    return ds
+
+
+def read_unit_attributes(path, required=()) -> xr.Dataset:
+    """Read and validate a unit-attributes NetCDF."""
+    ds = _open(path, "unit attributes")
+    ds = ds.assign_coords(unit=_str_coord(ds["unit"].values))
+    return validate_unit_attributes(ds, required, f"unit attributes {path}")
+
+
+# ----------------------------------------------------------------------------- observations
+def make_gauge_observations(time, gauge_ids, streamflow, *, units: str, area,
+                            source: str = "") -> xr.Dataset:
+    """Build gauge observations [time, gauge]; ``units`` is "mm d-1" or "m3 s-1"."""
+    if units not in ("mm d-1", "m3 s-1"):
+        raise DhbvInputError(f"gauge observations: units {units!r} not supported; use 'mm d-1' or "
+                             "'m3 s-1' (convert ft3/s with ×0.0283168)")
+    return xr.Dataset(
+        {"streamflow": (("time", "gauge"), np.asarray(streamflow, dtype=np.float32),
+                        {"units": units})},
+        coords={"time": pd.DatetimeIndex(time), "gauge": _str_coord(gauge_ids),
+                "area": ("gauge", np.asarray(area, dtype=np.float64), {"units": "km2"})},
+        attrs={"source": source})
+
+
+def validate_gauge_observations(ds: xr.Dataset, name="gauge observations") -> xr.Dataset:
+    """Check dims, the streamflow variable and its unit, and gauge areas."""
+    for dim in ("time", "gauge"):
+        if dim not in ds.dims:
+            raise DhbvInputError(f"{name}: missing dimension '{dim}'")
+    if "streamflow" not in ds:
+        raise DhbvInputError(f"{name}: missing variable 'streamflow'")
+    u = ds["streamflow"].attrs.get("units")
+    if u not in ("mm d-1", "m3 s-1"):
+        raise DhbvInputError(f"{name}: streamflow units {u!r} not recorded as 'mm d-1' or 'm3 s-1'; "
+                             "set the units attribute")
+    if "area" not in ds.coords and "area" not in ds:
+        raise DhbvInputError(f"{name}: missing coordinate 'area' [km2] on the gauge dimension")
+    if pd.Index(ds["gauge"].values).duplicated().any():
+        raise DhbvInputError(f"{name}: duplicate gauge ids")
+    return ds
+
+
+def observations_mm_per_day(ds: xr.Dataset) -> xr.DataArray:
+    """Gauge streamflow in mm d-1 (m3 s-1 converted with ×86400/(A_gauge[km2]·1000))."""
+    q = ds["streamflow"].astype(np.float64)
+    if q.attrs.get("units") == "m3 s-1":
+        area = ds["area"]
+        if (~np.isfinite(area.values) | (area.values <= 0)).any():
+            g = ds["gauge"].values[np.argmax(~np.isfinite(area.values) | (area.values <= 0))]
+            raise DhbvInputError(f"gauge observations: gauge {g} has no positive area; needed to "
+                                 "convert m3 s-1 to mm d-1")
+        q = q * 86400.0 / (area * 1000.0)
+    q.attrs = {"units": "mm d-1"}
+    return q
+
+
+def read_gauge_observations(path) -> xr.Dataset:
+    """Read and validate a gauge-observations NetCDF."""
+    ds = _open(path, "gauge observations")
+    ds = ds.assign_coords(gauge=_str_coord(ds["gauge"].values),
+                          time=pd.DatetimeIndex(ds["time"].values).normalize())
+    return validate_gauge_observations(ds, f"gauge observations {path}")
+
+
+# ----------------------------------------------------------------------------- membership
+def make_membership(gauges, units, weights=None) -> xr.Dataset:
+    """Build a gauge-membership Dataset from parallel (gauge, unit, weight) sequences."""
+    gauges = _str_coord(gauges)
+    units = _str_coord(units)
+    w = np.ones(len(gauges)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return xr.Dataset({"gauge": ("pair", gauges), "unit": ("pair", units),
+                       "weight": ("pair", w, {"units": "1"})})
+
+
+def lumped_membership(ids) -> xr.Dataset:
+    """Membership of lumped basins: each gauge is its own single unit (weight 1)."""
+    return make_membership(ids, ids)
+
+
+def validate_membership(ds: xr.Dataset, name="gauge membership") -> xr.Dataset:
+    """Check the pair table (variables gauge, unit, weight; positive weights; no duplicates)."""
+    for v in ("gauge", "unit", "weight"):
+        if v not in ds:
+            raise DhbvInputError(f"{name}: missing variable '{v}' on dimension 'pair'")
+    w = ds["weight"].values
+    if (~np.isfinite(w) | (w <= 0)).any():
+        raise DhbvInputError(f"{name}: weights must be positive and finite")
+    key = pd.Index([f"{g}|{u}" for g, u in zip(ds["gauge"].values, ds["unit"].values)])
+    if key.duplicated().any():
+        raise DhbvInputError(f"{name}: duplicate (gauge, unit) pair {key[key.duplicated()][0]}")
+    return ds
+
+
+def read_membership(path) -> xr.Dataset:
+    """Read and validate a gauge-membership NetCDF (ids as str)."""
+    ds = _open(path, "gauge membership")
+    ds["gauge"] = ("pair", _str_coord(ds["gauge"].values))
+    ds["unit"] = ("pair", _str_coord(ds["unit"].values))
+    return validate_membership(ds, f"gauge membership {path}")

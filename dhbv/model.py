@@ -1,0 +1,232 @@
+"""δHBV2.0 model: parameterisation networks + HBV 2.0 physics (model_spec §1–§3).
+
+::
+
+    x_dyn_norm [T, B, n_dyn] ─┐
+                              ├─ LSTM ─► dyn [T, B, 3, nmul] ───┐
+    x_static_norm [B, n_sta] ─┼─ MLP ──► static [B, 13, nmul] ──┼─► run_hbv2(raw forcing, …) ─► outputs
+                              │          routing [B, 2] ────────┘
+
+The LSTM reads the normalised forcings concatenated with the normalised attributes repeated over
+time; the MLP reads the attributes only. The physics receives the raw forcing (P mm/d, T °C,
+PET mm/d), the upstream area (km²) and the elevation (m) of every unit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from dhbv.errors import DhbvInputError
+from dhbv.nn.checkpoint import load_networks, save_networks
+from dhbv.nn.networks import NetworkArchitecture, ParameterNetworks
+from dhbv.nn.scaling import DYNAMIC_LAYOUT, apply_dy_drop, canonical_dynamic_order
+from dhbv.physics.hbv2 import HbvOptions, run_hbv2
+
+__all__ = ["DeltaHBV"]
+
+
+class DeltaHBV(nn.Module):
+    """Differentiable HBV 2.0 with LSTM (dynamic) and MLP (static) parameterisation.
+
+    Parameters
+    ----------
+    n_dynamic_inputs:
+        Normalised daily inputs of the LSTM besides the attributes (P, T, PET → 3).
+    n_static_inputs:
+        Normalised attributes (paper: 28).
+    nmul:
+        Parallel HBV components per unit (default 4; published weights: inferred).
+    lstm_hidden, mlp_hidden, mlp_layers:
+        LSTM hidden size (64), MLP width (4096) and number of MLP hidden blocks (7).
+    dropout:
+        Default for both the LSTM DropConnect and the MLP dropout probabilities (0.5).
+    options:
+        Physics options passed to :func:`dhbv.physics.hbv2.run_hbv2`.
+    lstm_dropout, mlp_dropout:
+        Override ``dropout`` per network.
+    lstm_input_projection, lstm_input_activation:
+        Input Linear layer before the LSTM and its activation (``"relu"`` paper, ``"none"``).
+    dy_drop:
+        Probability of the ``dy_drop`` regulariser (training only; 0 in δHBV2.0).
+    dynamic_parameters:
+        Configured dynamic parameter names (any order; validated and re-sorted to
+        BETA, K0, BETAET).
+    """
+
+    def __init__(
+        self,
+        n_dynamic_inputs: int,
+        n_static_inputs: int,
+        nmul: int = 4,
+        lstm_hidden: int = 64,
+        mlp_hidden: int = 4096,
+        mlp_layers: int = 7,
+        dropout: float = 0.5,
+        options: HbvOptions = HbvOptions(),
+        *,
+        lstm_dropout: float | None = None,
+        mlp_dropout: float | None = None,
+        lstm_input_projection: bool = True,
+        lstm_input_activation: str = "relu",
+        dy_drop: float = 0.0,
+        dynamic_parameters: Sequence[str] = DYNAMIC_LAYOUT,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        arch = NetworkArchitecture(
+            n_dynamic_inputs=int(n_dynamic_inputs),
+            n_static_inputs=int(n_static_inputs),
+            nmul=int(nmul),
+            lstm_hidden=int(lstm_hidden),
+            mlp_hidden=int(mlp_hidden),
+            mlp_layers=int(mlp_layers),
+            lstm_input_projection=bool(lstm_input_projection),
+            lstm_input_activation=lstm_input_activation,
+        )
+        if not 0.0 <= dy_drop <= 1.0:
+            raise DhbvInputError(f"dy_drop must be in [0, 1], got {dy_drop}")
+        self.dynamic_parameters = canonical_dynamic_order(dynamic_parameters)
+        self.options = options
+        self.dy_drop = float(dy_drop)
+        self.networks = ParameterNetworks(
+            arch,
+            dropout if lstm_dropout is None else lstm_dropout,
+            dropout if mlp_dropout is None else mlp_dropout,
+            device=device,
+            dtype=dtype,
+        )
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_networks(
+        cls, networks: ParameterNetworks, options: HbvOptions = HbvOptions(), *, dy_drop: float = 0.0
+    ) -> "DeltaHBV":
+        """Wrap already built (e.g. loaded) :class:`ParameterNetworks` without copying weights."""
+        if not 0.0 <= dy_drop <= 1.0:
+            raise DhbvInputError(f"dy_drop must be in [0, 1], got {dy_drop}")
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model.dynamic_parameters = DYNAMIC_LAYOUT
+        model.options = options
+        model.dy_drop = float(dy_drop)
+        model.networks = networks
+        return model
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        source: str | os.PathLike | Mapping[str, Any],
+        options: HbvOptions = HbvOptions(),
+        *,
+        dropout: float = 0.5,
+        lstm_dropout: float | None = None,
+        mlp_dropout: float | None = None,
+        dy_drop: float = 0.0,
+        lstm_input_activation: str | None = None,
+    ) -> "DeltaHBV":
+        """Build a model from a checkpoint file or state dict (dhbv or published δMG weights).
+
+        nmul, network sizes and the number of dynamic inputs (LSTM inputs − attributes) are
+        inferred from the tensor shapes; see :mod:`dhbv.nn.checkpoint` for the layouts.
+        """
+        nets = load_networks(
+            source,
+            lstm_dropout=dropout if lstm_dropout is None else lstm_dropout,
+            mlp_dropout=dropout if mlp_dropout is None else mlp_dropout,
+            lstm_input_activation=lstm_input_activation,
+        )
+        return cls.from_networks(nets, options, dy_drop=dy_drop)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save network weights and architecture (readable by :meth:`from_checkpoint`)."""
+        save_networks(self.networks, path)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def arch(self) -> NetworkArchitecture:
+        """Network sizes (nmul, widths, input counts)."""
+        return self.networks.arch
+
+    @property
+    def nmul(self) -> int:
+        """Parallel HBV components per unit."""
+        return self.networks.arch.nmul
+
+    # ------------------------------------------------------------------ forward
+    def hbv_parameters(self, x_dyn_norm: Tensor, x_static_norm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Network outputs in the physics layout, all in (0, 1).
+
+        x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] →
+        (dyn [T, B, 3, nmul], static [B, 13, nmul], routing [B, 2]); ``dy_drop`` applied in
+        training mode.
+        """
+        dyn, static, routing = self.networks(x_dyn_norm, x_static_norm)
+        if self.training and self.dy_drop > 0.0:
+            dyn = apply_dy_drop(dyn, self.dy_drop)
+        return dyn, static, routing
+
+    def forward(
+        self,
+        x_dyn_norm: Tensor,
+        x_static_norm: Tensor,
+        forcing_raw: Tensor,
+        uparea: Tensor,
+        elev: Tensor,
+        *,
+        warmup: int = 0,
+        full_output: bool = False,
+        initial_states: Any = None,
+    ) -> dict[str, Tensor]:
+        """Run networks and physics over one window.
+
+        Parameters
+        ----------
+        x_dyn_norm:
+            [T, B, n_dyn] normalised daily inputs (P, T, PET).
+        x_static_norm:
+            [B, n_static] normalised attributes.
+        forcing_raw:
+            [T, B, 3] raw P (mm/d), T (°C), PET (mm/d) for the physics.
+        uparea, elev:
+            [B] upstream drainage area (km²) and mean elevation (m) of each unit.
+        warmup:
+            Leading days run but dropped from the outputs.
+        full_output, initial_states:
+            Passed to :func:`run_hbv2`.
+
+        Returns
+        -------
+        :func:`run_hbv2`'s dict: ``streamflow``, ``runoff``, ``AET`` [T − warmup, B] (mm/d), ….
+        """
+        if forcing_raw.dim() != 3 or forcing_raw.shape[-1] != 3:
+            raise DhbvInputError(f"raw forcing must be [T, B, 3] (P, T, PET), got {list(forcing_raw.shape)}")
+        if forcing_raw.shape[:2] != x_dyn_norm.shape[:2]:
+            raise DhbvInputError(
+                f"raw forcing {list(forcing_raw.shape[:2])} and normalised inputs "
+                f"{list(x_dyn_norm.shape[:2])} differ in [T, B]"
+            )
+        b = forcing_raw.shape[1]
+        for name, v in (("uparea", uparea), ("elev", elev)):
+            if v.dim() != 1 or v.shape[0] != b:
+                raise DhbvInputError(f"{name} must be [B] = [{b}], got {list(v.shape)}")
+        if not 0 <= int(warmup) < forcing_raw.shape[0]:
+            raise DhbvInputError(f"warmup must be in [0, T) = [0, {forcing_raw.shape[0]}), got {warmup}")
+        dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm)
+        return run_hbv2(
+            forcing_raw,
+            dyn,
+            static,
+            routing,
+            uparea,
+            elev,
+            warmup=int(warmup),
+            options=self.options,
+            full_output=full_output,
+            initial_states=initial_states,
+        )

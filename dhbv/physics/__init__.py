@@ -1,0 +1,19 @@
+"""HBV 2.0 physics core: daily HBV 2.0 with nmul components, gamma UH, fused kernels."""
+
+from .balance import water_balance
+from .hbv2 import (
+    DYNAMIC_PARAMETERS,
+    PARAMETER_RANGES,
+    ROUTING_PARAMETERS,
+    STATIC_PARAMETERS,
+    HbvOptions,
+    apply_dy_drop,
+    descale,
+    run_hbv2,
+)
+from .reference import STATE_NAMES
+
+__all__ = [
+    "DYNAMIC_PARAMETERS", "PARAMETER_RANGES", "ROUTING_PARAMETERS", "STATIC_PARAMETERS",
+    "STATE_NAMES", "HbvOptions", "apply_dy_drop", "descale", "run_hbv2", "water_balance",
+]

@@ -1,0 +1,87 @@
+"""Input checks for ``run_hbv2``; each failure is one line naming the field and the fix."""
+
+from __future__ import annotations
+
+import torch
+
+from dhbv.errors import DhbvInputError
+
+KELVIN_MEAN_LIMIT = 200.0  # °C; a mean temperature above this is almost surely in kelvin
+
+
+def _shape(x) -> str:
+    return "x".join(str(s) for s in x.shape)
+
+
+def _require_tensor(name: str, x) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise DhbvInputError(f"{name}: expected a torch.Tensor, got {type(x).__name__}; "
+                             "convert with torch.as_tensor")
+
+
+def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_static: int,
+                 n_dynamic: int, initial_states=None) -> None:
+    """Validate shapes, finiteness, units and parameter ranges of ``run_hbv2`` inputs.
+
+    Raises :class:`dhbv.errors.DhbvInputError` with a one-line message.
+    """
+    for name, x in (("forcing", forcing), ("dyn", dyn), ("static", static),
+                    ("routing", routing), ("uparea", uparea), ("elev", elev)):
+        _require_tensor(name, x)
+    if forcing.dim() != 3 or forcing.shape[2] != 3:
+        raise DhbvInputError(f"forcing: shape {_shape(forcing)} is not [T, B, 3] "
+                             "(P mm/d, T °C, PET mm/d); reorder or stack the variables")
+    n_t, n_b = forcing.shape[:2]
+    if dyn.dim() != 4 or dyn.shape[0] != n_t or dyn.shape[1] != n_b or dyn.shape[2] != n_dynamic:
+        raise DhbvInputError(f"dyn: shape {_shape(dyn)} does not match [T={n_t}, B={n_b}, "
+                             f"{n_dynamic}, nmul] of forcing; check the LSTM output reshape")
+    n_mul = dyn.shape[3]
+    if static.dim() != 3 or static.shape != (n_b, n_static, n_mul):
+        raise DhbvInputError(f"static: shape {_shape(static)} is not [B={n_b}, {n_static}, "
+                             f"nmul={n_mul}]; check the MLP output reshape")
+    if routing.dim() != 2 or routing.shape != (n_b, 2):
+        raise DhbvInputError(f"routing: shape {_shape(routing)} is not [B={n_b}, 2] "
+                             "(route_a, route_b)")
+    for name, x in (("uparea", uparea), ("elev", elev)):
+        if x.dim() != 1 or x.shape[0] != n_b:
+            raise DhbvInputError(f"{name}: shape {_shape(x)} is not [B={n_b}]; pass one value "
+                                 "per unit basin")
+        if not bool(torch.isfinite(x).all()):
+            raise DhbvInputError(f"{name}: contains NaN or inf; fill missing unit attributes "
+                                 "before running the model")
+    if not 0 <= int(warmup) < n_t:
+        raise DhbvInputError(f"warmup: {warmup} must be in [0, T={n_t}); shorten the warm-up "
+                             "or lengthen the forcing window")
+    f = forcing.detach()
+    names = ("P", "T", "PET")
+    finite = torch.isfinite(f).all(dim=(0, 1))
+    for i in range(3):
+        if not bool(finite[i]):
+            raise DhbvInputError(f"forcing[{names[i]}]: contains NaN or inf; interpolate gaps "
+                                 "in time and set remaining NaN to 0 before the physics")
+    if bool((f[..., 0] < 0).any()):
+        raise DhbvInputError("forcing[P]: negative precipitation found; precipitation must be "
+                             ">= 0 mm/d (clip or fix the source data)")
+    if bool((f[..., 2] < 0).any()):
+        raise DhbvInputError("forcing[PET]: negative PET found; PET must be >= 0 mm/d")
+    t_mean = float(f[..., 1].mean())
+    if t_mean > KELVIN_MEAN_LIMIT:
+        raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
+                             "convert to °C (subtract 273.15)")
+    for name, x in (("dyn", dyn), ("static", static), ("routing", routing)):
+        xd = x.detach()
+        if not bool(torch.isfinite(xd).all()):
+            raise DhbvInputError(f"{name}: parameters contain NaN or inf; check the network "
+                                 "outputs")
+        if bool(((xd < 0) | (xd > 1)).any()):
+            raise DhbvInputError(f"{name}: normalised parameters outside [0, 1] (min "
+                                 f"{float(xd.min()):.3g}, max {float(xd.max()):.3g}); pass "
+                                 "sigmoid outputs, not physical values")
+    if initial_states is not None:
+        _require_tensor("initial_states", initial_states)
+        if initial_states.shape != (5, n_b, n_mul):
+            raise DhbvInputError(f"initial_states: shape {_shape(initial_states)} is not "
+                                 f"[5, B={n_b}, nmul={n_mul}]; pass a previous final_states")
+        s = initial_states.detach()
+        if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+            raise DhbvInputError("initial_states: must be finite and >= 0 mm")

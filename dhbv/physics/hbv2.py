@@ -1,0 +1,255 @@
+"""HBV 2.0 public API (model_spec §2, corrections §8): parameters, options and ``run_hbv2``.
+
+``run_hbv2`` maps network outputs in [0, 1] to physical parameters, resolves the elevation
+switch and the nominal regional exchange, runs the daily time loop (fused numba kernels with a
+hand-written adjoint, or the plain-torch reference) and routes the nmul-mean runoff through the
+per-unit gamma unit hydrograph. Precision follows ``forcing.dtype`` (float32 by default,
+float64 for tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dhbv.errors import DhbvInputError
+
+from . import reference, uh
+from .checks import check_inputs
+from .reference import NEAR_ZERO, OUTPUT_NAMES, STATE_NAMES
+
+STATIC_PARAMETERS = ("FC", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "C",
+                     "RT", "AC")
+DYNAMIC_PARAMETERS = ("BETA", "K0", "BETAET")
+ROUTING_PARAMETERS = ("route_a", "route_b")
+
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "BETA": (1.0, 6.0),        # –
+    "FC": (50.0, 1000.0),      # mm
+    "K0": (0.05, 0.9),         # 1/d
+    "K1": (0.01, 0.5),         # 1/d
+    "K2": (0.001, 0.2),        # 1/d
+    "LP": (0.2, 1.0),          # –
+    "PERC": (0.0, 10.0),       # mm/d
+    "UZL": (0.0, 100.0),       # mm
+    "TT": (-2.5, 2.5),         # °C
+    "CFMAX": (0.5, 10.0),      # mm/°C/d
+    "CFR": (0.0, 0.1),         # –
+    "CWH": (0.0, 0.2),         # –
+    "BETAET": (0.3, 5.0),      # –
+    "C": (0.0, 1.0),           # 1/d
+    "RT": (0.0, 20.0),         # mm/d
+    "AC": (0.0, 2500.0),       # km²
+    "route_a": (0.0, 2.9),     # –
+    "route_b": (0.0, 6.5),     # d
+}
+
+INITIAL_STATE = 0.001  # mm, cold start of every store
+HIGH_ELEVATION = 2000.0  # m, TT_eff switch of the paper
+HIGH_ELEVATION_TT = 4.0  # °C
+SMOOTH_ELEVATION_BAND = 200.0  # m, width of the blend for elev_threshold="smooth"
+EXCHANGE_AREA_SWITCH = 2500.0  # km²
+
+_CHOICES = {
+    "exchange": ("paper", "off", "bounded"),
+    "exchange_form": ("paper", "smooth"),
+    "elev_threshold": ("paper", "none", "smooth"),
+    "uh_weights": ("midpoint", "integrated"),
+    "backend": ("auto", "fused", "reference"),
+}
+
+
+@dataclass(frozen=True)
+class HbvOptions:
+    """Physics options; the defaults reproduce the published model (model_spec §8).
+
+    exchange: "paper" (nominal LF, loss truncated by the SLZ floor), "off" (LF = 0) or
+        "bounded" (losses limited to the water in SLZ, so no water is created by the floor).
+    exchange_form: "paper" (two branches switching at Ac = 2500 km²) or "smooth"
+        (LF = RT·tanh((Ac − AC)/1000) for all Ac).
+    elev_threshold: "paper" (TT_eff = 4 °C at elev >= 2000 m), "none" (learned TT everywhere)
+        or "smooth" (smoothstep blend from TT to 4 °C over 1900–2100 m).
+    uh_length: UH kernel length (days). uh_weights: "midpoint" densities or "integrated"
+        gamma-CDF differences; both renormalised to sum 1.
+    backend: "auto" (fused kernels: numba on CPU, CUDA kernels for CUDA tensors),
+        "fused" or "reference" (plain torch autograd).
+    """
+
+    exchange: str = "paper"
+    exchange_form: str = "paper"
+    elev_threshold: str = "paper"
+    uh_length: int = 15
+    uh_weights: str = "midpoint"
+    backend: str = "auto"
+
+    def __post_init__(self):
+        for field, allowed in _CHOICES.items():
+            value = getattr(self, field)
+            if value not in allowed:
+                raise DhbvInputError(f"HbvOptions.{field}: {value!r} is not one of {allowed}")
+        if not isinstance(self.uh_length, int) or self.uh_length < 1:
+            raise DhbvInputError(f"HbvOptions.uh_length: {self.uh_length!r} must be an integer "
+                                 ">= 1 (days)")
+
+
+def descale(sigma: torch.Tensor, name: str) -> torch.Tensor:
+    """Physical value lo + σ·(hi − lo) of parameter ``name`` from σ in [0, 1]."""
+    lo, hi = PARAMETER_RANGES[name]
+    return sigma * (hi - lo) + lo
+
+
+def effective_tt(tt: torch.Tensor, elev: torch.Tensor, mode: str) -> torch.Tensor:
+    """Rain/snow/melt threshold TT_eff (°C) [B, nmul] from TT [B, nmul] and elevation [B] (m)."""
+    e = elev[:, None].to(tt.dtype)
+    if mode == "paper":
+        return torch.where(e >= HIGH_ELEVATION, torch.full_like(tt, HIGH_ELEVATION_TT), tt)
+    if mode == "none":
+        return tt
+    s = torch.clamp((e - (HIGH_ELEVATION - SMOOTH_ELEVATION_BAND / 2)) / SMOOTH_ELEVATION_BAND,
+                    0.0, 1.0)
+    w = s * s * (3.0 - 2.0 * s)
+    return tt + w * (HIGH_ELEVATION_TT - tt)
+
+
+def nominal_exchange(rt: torch.Tensor, ac: torch.Tensor, uparea: torch.Tensor,
+                     options: HbvOptions) -> torch.Tensor:
+    """Nominal regional exchange LF (mm/d, + = gain) [B, nmul] (model_spec §2.5 step 17).
+
+    rt (mm/d), ac (km²) are [B, nmul]; uparea is the upstream area Ac (km²) [B].
+    """
+    if options.exchange == "off":
+        return torch.zeros_like(rt)
+    a = uparea[:, None].to(rt.dtype)
+    if options.exchange_form == "smooth":
+        return rt * torch.tanh((a - ac) / 1000.0)
+    small = torch.clamp((a - ac) / 1000.0, min=-1.0, max=1.0) * rt
+    large = torch.exp(torch.clamp(-(a - EXCHANGE_AREA_SWITCH) / 50.0, min=-10.0, max=0.0)) * rt
+    return torch.where(a < EXCHANGE_AREA_SWITCH, small, large)
+
+
+def apply_dy_drop(dyn: torch.Tensor, p: float, generator: torch.Generator | None = None):
+    """Training regulariser ``dy_drop`` (model_spec §2.2): with probability p per unit and per
+    dynamic parameter, replace the series by its last-day value (same draw for all
+    components). ``dyn`` [T, B, 3, nmul] in [0, 1]; returns a tensor of the same shape.
+    """
+    if p <= 0.0:
+        return dyn
+    n_b, n_par = dyn.shape[1], dyn.shape[2]
+    mask = torch.bernoulli(torch.full((1, n_b, n_par, 1), float(p), dtype=dyn.dtype),
+                           generator=generator).to(dyn.device)
+    last = dyn[-1:].expand_as(dyn)
+    return dyn * (1 - mask) + last * mask
+
+
+def _select_backend(options: HbvOptions, device: torch.device) -> str:
+    if options.backend == "reference":
+        return "reference"
+    if device.type == "cuda":
+        from . import kernels_cuda
+
+        return "fused" if kernels_cuda.available() else "reference"
+    return "fused"
+
+
+def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
+             options=HbvOptions(), full_output=False, initial_states=None) -> dict:
+    """Run HBV 2.0 with nmul components and the per-unit gamma UH.
+
+    Parameters
+    ----------
+    forcing : [T, B, 3] raw P (mm/d), mean T (°C), PET (mm/d). Its dtype sets the precision.
+    dyn : [T, B, 3, nmul] in [0, 1], order ``DYNAMIC_PARAMETERS``.
+    static : [B, 13, nmul] in [0, 1], order ``STATIC_PARAMETERS``.
+    routing : [B, 2] in [0, 1], order ``ROUTING_PARAMETERS``.
+    uparea : [B] upstream drainage area Ac (km²). elev : [B] mean elevation (m).
+    warmup : leading days simulated (states and UH history) but cut from every output.
+    initial_states : optional [5, B, nmul] (mm) in ``STATE_NAMES`` order, e.g. a previous
+        ``final_states``; default cold start 0.001 mm.
+
+    Returns
+    -------
+    dict with ``streamflow`` (UH-routed, mm/d), ``runoff`` (unrouted nmul mean, mm/d), ``AET``
+    (mm/d), each [T − warmup, B], and ``final_states`` [5, B, nmul] (mm). With ``full_output``
+    also: ``Q0``/``Q1``/``Q2`` (unrouted) and ``Q0_routed``/``Q1_routed``/``Q2_routed``,
+    ``PET``, ``recharge``, ``excess``, ``tosoil``, ``percolation``, ``capillary`` (mm/d),
+    ``evapfactor`` (–), ``LF`` (realised exchange into SLZ, mm/d, + = gain), ``clamp_water``
+    (water created by the SM/SLZ floors at ET and capillary rise, mm/d), the nmul-mean states
+    ``SNOWPACK``/``SWE``, ``MELTWATER``, ``SM``, ``SUZ``, ``SLZ`` at the end of each day (mm),
+    ``storage`` (sum of the five, mm), ``storage_start`` [B] (mm, at the start of the reported
+    window), ``uh_in_transit`` [T − warmup, B] and ``uh_in_transit_start`` [B] (mm),
+    ``LF_nominal`` [B] (mm/d, nmul mean), ``uh_weights`` [B, L] and ``BFI`` [B] (%, over the
+    reported window).
+    """
+    check_inputs(forcing, dyn, static, routing, uparea, elev, warmup, len(STATIC_PARAMETERS),
+                 len(DYNAMIC_PARAMETERS), initial_states)
+    dtype = forcing.dtype if forcing.dtype in (torch.float32, torch.float64) else torch.float32
+    device = forcing.device
+    forcing = forcing.to(dtype)
+    dyn = dyn.to(dtype)
+    static = static.to(dtype)
+    routing = routing.to(dtype)
+    n_t, n_b = forcing.shape[:2]
+    n_mul = dyn.shape[3]
+
+    dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
+                            for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)
+    sp = {name: descale(static[:, i, :], name) for i, name in enumerate(STATIC_PARAMETERS)}
+    tt_eff = effective_tt(sp["TT"], elev, options.elev_threshold)
+    lf_nominal = nominal_exchange(sp["RT"], sp["AC"], uparea, options)
+    core_static = torch.stack([sp["FC"], sp["K1"], sp["K2"], sp["LP"], sp["PERC"], sp["UZL"],
+                               tt_eff, sp["CFMAX"], sp["CFR"], sp["CWH"], sp["C"], lf_nominal],
+                              dim=-1)
+    if initial_states is None:
+        states0 = torch.full((5, n_b, n_mul), INITIAL_STATE, dtype=dtype, device=device)
+    else:
+        states0 = initial_states.to(dtype)
+
+    p, tc, pet = forcing[..., 0], forcing[..., 1], forcing[..., 2]
+    bounded = options.exchange == "bounded"
+    full = bool(full_output)
+    if _select_backend(options, device) == "fused":
+        from .autograd import run_fused
+
+        out, final_states = run_fused(p, tc, pet, dyn_phys, core_static, states0, bounded,
+                                      NEAR_ZERO, full)
+    else:
+        out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
+                                                    bounded, NEAR_ZERO, full)
+
+    route_a = descale(routing[:, 0], "route_a")
+    route_b = descale(routing[:, 1], "route_b")
+    w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
+    runoff = out[0]
+    streamflow = uh.uh_convolve(runoff, w)
+    result = {
+        "streamflow": streamflow[warmup:],
+        "runoff": runoff[warmup:],
+        "AET": out[4][warmup:],
+        "final_states": final_states,
+    }
+    if not full:
+        return result
+
+    named = dict(zip(OUTPUT_NAMES, out))
+    for name in ("Q0", "Q1", "Q2"):
+        result[name] = named[name][warmup:]
+        result[name + "_routed"] = uh.uh_convolve(named[name], w)[warmup:]
+    result["PET"] = pet[warmup:]
+    for name in ("recharge", "excess", "tosoil", "percolation", "capillary", "evapfactor", "LF",
+                 "clamp_water") + STATE_NAMES:
+        result[name] = named[name][warmup:]
+    result["SWE"] = result["SNOWPACK"]
+    storage = sum(named[name] for name in STATE_NAMES)
+    result["storage"] = storage[warmup:]
+    result["storage_start"] = (storage[warmup - 1] if warmup > 0
+                               else states0.sum(dim=0).mean(dim=-1))
+    in_transit = uh.uh_in_transit(runoff, streamflow)
+    result["uh_in_transit"] = in_transit[warmup:]
+    result["uh_in_transit_start"] = (in_transit[warmup - 1] if warmup > 0
+                                     else torch.zeros_like(in_transit[0]))
+    result["LF_nominal"] = lf_nominal.mean(dim=-1)
+    result["uh_weights"] = w
+    q2r = result["Q2_routed"]
+    result["BFI"] = 100.0 * q2r.sum(dim=0) / (result["streamflow"].sum(dim=0) + NEAR_ZERO)
+    return result

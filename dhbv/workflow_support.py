@@ -1,0 +1,28 @@
+"""Helpers for the thin Snakemake scripts in ``workflow/scripts/``: logging set-up only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+
+def setup_script_logging(log_path: str | Path) -> logging.Logger:
+    """Send ``logging`` records and uncaught exceptions of a rule script to its ``log:`` file.
+
+    The one-line message of a ``DhbvInputError`` is also echoed to stderr so Snakemake shows it.
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+    def excepthook(exc_type, exc, tb):
+        logging.getLogger("dhbv").error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+        sys.__stderr__.write(f"{exc_type.__name__}: {exc}\n")
+
+    sys.excepthook = excepthook
+    return logging.getLogger("dhbv.workflow")

@@ -1,0 +1,7 @@
+# Named aggregate targets (the default target `all` lives in the Snakefile).
+
+
+rule all_networks:
+    input:
+        expand("results/network/{domain}/network.nc", domain=DOMAINS),
+        expand("results/network/{domain}/gauge_subnetworks.nc", domain=GAUGED_DOMAINS),

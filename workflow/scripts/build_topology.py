@@ -1,0 +1,15 @@
+"""Build the topologically ordered river network of one domain (thin wrapper)."""
+
+from dhbv.network import build_domain_network
+from dhbv.workflow_support import setup_script_logging
+
+log = setup_script_logging(snakemake.log[0])
+summary = build_domain_network(
+    snakemake.input.flowlines,
+    snakemake.input.get("catchments"),
+    out_path=snakemake.output.network,
+    min_slope=snakemake.params.min_slope,
+    cycle_policy=snakemake.params.cycle_policy,
+    field_map=snakemake.params.field_map or None,
+)
+log.info("%s", summary)
