@@ -50,11 +50,12 @@ def write_polys(path, geoms, ids, crs="EPSG:4326", key="COMID"):
 
 def run(tmp_path, grid, polys, variables=None, key="COMID", name="out", **kw):
     wpath = tmp_path / f"{name}_w.npz"
-    build_coverage_weights(grid, polys, key, wpath, crs=kw.pop("crs", None))
+    crs = kw.pop("crs", None)
+    build_coverage_weights(grid, polys, key, wpath, crs=crs)
     out = tmp_path / f"{name}.nc"
     aggregate_forcing(grid, wpath, polys, out, variables=variables or {"P": "prcp", "Tmax": "tmax", "Tmin": "tmin"},
                       pet_method=kw.pop("pet_method", "hargreaves"), chunk_days=kw.pop("chunk_days", 4),
-                      min_coverage=kw.pop("min_coverage", 0.5), **kw)
+                      min_coverage=kw.pop("min_coverage", 0.5), crs=crs, **kw)
     return xr.load_dataset(out), load_coverage_weights(wpath)
 
 
@@ -78,7 +79,7 @@ def test_constant_field_gives_constant_and_hargreaves_pet(tmp_path):
     out, w = run(tmp_path, grid, polys)
     np.testing.assert_allclose(out.P.values, 3.25, rtol=1e-6)
     np.testing.assert_allclose(out["T"].values, 7.0, rtol=1e-6)
-    doy = pd.DatetimeIndex(out.time.values).dayofyear.to_numpy()
+    doy = pd.DatetimeIndex(out.time.values).day_of_year.to_numpy()
     expect = hargreaves(2.0, 12.0, out.lat.values[None, :], doy[:, None])
     np.testing.assert_allclose(out.PET.values, expect, rtol=1e-5)
     assert out.PET.attrs["units"] == "mm d-1" and out["T"].attrs["units"] == "degC"
@@ -114,7 +115,8 @@ def test_tiling_polygons_conserve_volume(tmp_path):
     polys = write_polys(tmp_path / "p.gpkg", cells, np.arange(100, 112), crs="EPSG:5070")
     out, w = run(tmp_path, grid, polys)
     planar = np.array([c.area for c in cells]) / 1e6
-    np.testing.assert_allclose(out.area.values, planar, rtol=1e-6)  # EPSG:5070 is equal-area
+    # EPSG:5070 is equal-area; geodesic vs projected-straight edges differ by < 5e-5
+    np.testing.assert_allclose(out.area.values, planar, rtol=5e-5)
     unit_volume = (out.P.values * planar[None, :]).sum(axis=1)
     grid_volume = P.reshape(5, -1).sum(axis=1) * 1.0  # km2 per cell = 1
     np.testing.assert_allclose(unit_volume, grid_volume, rtol=1e-7)
@@ -132,7 +134,7 @@ def test_geographic_cell_area_weighting_high_latitude(tmp_path):
     out, _ = run(tmp_path, grid, polys)
     expect = sphere_band(65, 70) / sphere_band(60, 70)  # 0.4647..., not the naive 0.5
     assert abs(expect - 0.5) > 0.03
-    np.testing.assert_allclose(out.P.values, expect, rtol=1e-9)
+    np.testing.assert_allclose(out.P.values, expect, rtol=1e-6)  # float32 output
 
 
 def test_crs_mismatch_is_reprojected(tmp_path):
@@ -177,11 +179,11 @@ def test_polygon_partly_outside_grid(tmp_path):
 
 
 def test_nan_cells_renormalised_and_low_coverage_error(tmp_path):
-    x, y = centres(0.0, 1000.0, 2), centres(0.0, 1000.0, 1)
-    P = np.array([[[1.0, 5.0]], [[np.nan, 5.0]], [[2.0, 6.0]]])
+    x, y = centres(0.0, 1000.0, 2), centres(0.0, 1000.0, 2)
+    P = np.array([[[1.0, 5.0]] * 2, [[np.nan, 5.0]] * 2, [[2.0, 6.0]] * 2])
     grid = write_grid(tmp_path / "g.nc", x, y, {"prcp": P, "tmax": 1.0, "tmin": 0.0}, crs="EPSG:5070")
     # covers 3/4 of cell 0 and 1/4 of cell 1 -> weights 0.75, 0.25
-    polys = write_polys(tmp_path / "p.gpkg", [box(250.0, 0.0, 1250.0, 1000.0)], ["n1"], crs="EPSG:5070")
+    polys = write_polys(tmp_path / "p.gpkg", [box(250.0, 0.0, 1250.0, 2000.0)], ["n1"], crs="EPSG:5070")
     out, _ = run(tmp_path, grid, polys, min_coverage=0.2)
     np.testing.assert_allclose(out.P.values[:, 0], [0.75 * 1 + 0.25 * 5, 5.0, 0.75 * 2 + 0.25 * 6])
     assert float(out.valid_fraction_min[0]) == pytest.approx(0.25)

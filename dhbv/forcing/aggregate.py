@@ -36,7 +36,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dhbv.errors import DhbvInputError
-from dhbv.forcing.grid import STANDARD_UNITS, grid_spec, open_grid, unit_conversion
+from dhbv.forcing.grid import STANDARD_UNITS, grid_spec, gridded_variables, open_grid, unit_conversion
 from dhbv.forcing.weights import WEIGHTS_METHOD, load_coverage_weights, polygon_hash, read_polygons
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _parse_variables(variables: dict, ds, source: str) -> dict[str, tuple[str, f
         if name not in ds.data_vars:
             raise DhbvInputError(
                 f"forcing grid {source} has no variable {name!r} (for {std}); available: "
-                f"{sorted(map(str, ds.data_vars))}; fix forcing.variables"
+                f"{gridded_variables(ds)}; fix forcing.variables"
             )
         file_units = ds[name].attrs.get("units")
         if units is None:
@@ -100,7 +100,7 @@ def _time_info(ds, source: str):
     t = ds["time"].values
     if np.issubdtype(t.dtype, np.datetime64):
         idx = pd.DatetimeIndex(t)
-        doy = idx.dayofyear.to_numpy()
+        doy = idx.day_of_year.to_numpy()
         dates = list(idx.to_pydatetime())
         calendar = "proleptic_gregorian"
     else:  # cftime objects (non-standard calendars)

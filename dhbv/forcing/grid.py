@@ -69,6 +69,8 @@ class GridSpec:
     y_dim: str
     crs: pyproj.CRS
     source: str = ""
+    cell_dx: float | None = None  # cell size from CF bounds (needed for single-cell axes)
+    cell_dy: float | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -80,11 +82,15 @@ class GridSpec:
 
     @property
     def dx(self) -> float:
-        return float(abs(self.x[1] - self.x[0])) if self.x.size > 1 else _single_spacing(self.source, "x")
+        if self.x.size > 1:
+            return float(abs(self.x[1] - self.x[0]))
+        return self.cell_dx if self.cell_dx else _single_spacing(self.source, "x")
 
     @property
     def dy(self) -> float:
-        return float(abs(self.y[1] - self.y[0])) if self.y.size > 1 else _single_spacing(self.source, "y")
+        if self.y.size > 1:
+            return float(abs(self.y[1] - self.y[0]))
+        return self.cell_dy if self.cell_dy else _single_spacing(self.source, "y")
 
     @property
     def is_geographic(self) -> bool:
@@ -128,7 +134,18 @@ class GridSpec:
 
 
 def _single_spacing(source: str, axis: str) -> float:
-    raise DhbvInputError(f"forcing grid {source} has a single cell along {axis}; the cell size cannot be inferred")
+    raise DhbvInputError(
+        f"forcing grid {source} has a single cell along {axis} and no CF bounds variable; add {axis} bounds to give the cell size"
+    )
+
+
+def _bounds_width(ds: xr.Dataset, name: str) -> float | None:
+    bname = ds[name].attrs.get("bounds") if name in ds.variables else None
+    if bname and bname in ds.variables:
+        b = np.asarray(ds[bname].values, dtype=float)
+        if b.ndim == 2 and b.shape[1] == 2 and np.all(np.isfinite(b)):
+            return float(abs(b[0, 1] - b[0, 0]))
+    return None
 
 
 def _linear_unit_factor(crs: pyproj.CRS) -> float:
@@ -189,6 +206,11 @@ def _crs_from_dataset(ds: xr.Dataset, var: str | None, xname: str, source: str) 
     return None
 
 
+def gridded_variables(ds: xr.Dataset) -> list[str]:
+    """Names of the data variables with at least two dimensions (sorted)."""
+    return sorted(str(k) for k, v in ds.data_vars.items() if v.ndim >= 2)
+
+
 def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str = "") -> GridSpec:
     """Describe the regular grid of ``ds`` (optionally of variable ``var``).
 
@@ -200,7 +222,7 @@ def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str =
     if var is not None:
         if var not in ds.data_vars:
             raise DhbvInputError(
-                f"forcing grid {source} has no variable {var!r}; available: {sorted(map(str, ds.data_vars))}; "
+                f"forcing grid {source} has no variable {var!r}; available: {gridded_variables(ds)}; "
                 "fix the variable mapping in the forcing config"
             )
         dims = tuple(map(str, ds[var].dims))
@@ -232,7 +254,8 @@ def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str =
             raise DhbvInputError(
                 f"forcing grid {source} has no CRS (no grid_mapping/crs variable and projected axes); pass crs= explicitly"
             )
-    return GridSpec(x=x, y=y, x_dim=xname, y_dim=yname, crs=crs_obj, source=source)
+    return GridSpec(x=x, y=y, x_dim=xname, y_dim=yname, crs=crs_obj, source=source,
+                    cell_dx=_bounds_width(ds, xname), cell_dy=_bounds_width(ds, yname))
 
 
 def grid_spec_from_path(path, var: str | None = None, *, crs=None) -> GridSpec:

@@ -1,0 +1,431 @@
+"""Multiscale δHBV2.0 training loop (model_spec.md §4, §6).
+
+One mini-batch = up to ``batch_gauges`` training gauges (capped by ``max_units_per_batch``
+distinct upstream units) and one random ``rho``-day target window inside the training period,
+preceded by a ``warmup``-day spin-up (shortened at the start of the forcing record, never below
+``min_warmup``). Networks + HBV run once per distinct unit; unit runoff is aggregated to the
+gauges with a sparse area-weight matrix; the loss (RmseComb by default) is computed on gauge
+streamflow in mm d-1 with missing observations masked.
+
+Exact resume: every random choice of step (epoch, step) of ensemble member m derives from
+(seed, m, epoch, step) — the numpy generator for gauges/window and a torch seed for dropout —
+so a run restarted from any checkpoint ends with the same weights as an uninterrupted run on
+CPU.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dhbv.errors import DhbvInputError
+from dhbv.training.aggregation import aggregate, batch_matrix
+from dhbv.training.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
+                                      save_atomic, save_checkpoint, set_rng_state)
+from dhbv.training.data import STATS_FORCING_NAMES, BasinData
+from dhbv.training.losses import nse_batch_loss, rmse_comb
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = ("member", "epoch", "train_loss", "val_loss", "val_median_nse", "lr", "seconds")
+
+
+# ----------------------------------------------------------------------------- helpers
+def resolve_device(spec: str = "auto") -> torch.device:
+    """"auto" → CUDA when available, else CPU; otherwise the given device string."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(spec).startswith("cuda") and not torch.cuda.is_available():
+        raise DhbvInputError(f"run.device {spec!r} requested but CUDA is not available; use auto or cpu")
+    return torch.device(spec)
+
+
+def step_seed(seed: int, member: int, epoch: int, step: int) -> int:
+    """Deterministic 63-bit seed for one training step."""
+    return int(np.random.SeedSequence([int(seed), int(member), int(epoch), int(step)])
+               .generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
+    """:class:`dhbv.model.DeltaHBV` from the ``model`` config section."""
+    from dhbv.model import DeltaHBV
+    from dhbv.physics.hbv2 import HbvOptions
+
+    return DeltaHBV(3, n_static, nmul=int(model_cfg["nmul"]),
+                    lstm_hidden=int(model_cfg["lstm_hidden"]),
+                    mlp_hidden=int(model_cfg["mlp_hidden"]), mlp_layers=int(model_cfg["mlp_layers"]),
+                    dropout=float(model_cfg["dropout"]),
+                    options=HbvOptions(**(model_cfg.get("options") or {})))
+
+
+@dataclass
+class Prepared:
+    """Model-ready arrays for all units: raw (gap-filled) forcing, normalised inputs."""
+
+    forcing: np.ndarray        # [T, U, 3] raw, NaN filled by interpolation in time, rest 0
+    dyn_norm: np.ndarray       # [T, U, 3]
+    static_norm: np.ndarray    # [U, A]
+    uparea: np.ndarray         # [U] km²
+    elev: np.ndarray           # [U] m
+
+
+def prepare(data: BasinData, stats: dict) -> Prepared:
+    """Fill forcing gaps (linear in time, per unit), normalise with ``stats``."""
+    from dhbv.nn.normalization import interpolate_nan_time, normalize, normalize_attributes
+
+    filled = interpolate_nan_time(data.forcing, axis=0)
+    dyn = normalize(filled, list(STATS_FORCING_NAMES), stats, axis=-1).astype(np.float32)
+    raw = np.nan_to_num(filled, nan=0.0).astype(np.float32)
+    sta = normalize_attributes(data.attributes, data.attribute_names, stats).astype(np.float32)
+    return Prepared(raw, dyn, sta, data.uparea.astype(np.float32), data.elev.astype(np.float32))
+
+
+def compute_training_statistics(data: BasinData, gauge_indices, i0: int, i1: int) -> dict:
+    """Normalisation statistics over the training gauges' units and the training period."""
+    from dhbv.nn.normalization import compute_statistics
+
+    units = np.unique(np.concatenate([data.membership.pairs[g][0] for g in gauge_indices]))
+    f = data.forcing[i0:i1 + 1][:, units]
+    d = {n: f[..., k] for k, n in enumerate(STATS_FORCING_NAMES)}
+    for k, n in enumerate(data.attribute_names):
+        d[n] = data.attributes[units, k]
+    return compute_statistics(d)
+
+
+def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device) -> torch.Tensor:
+    """Unit streamflow [e − s − warm, U] (mm d-1) for time indices [s, e) with ``warm`` spin-up."""
+    u = np.asarray(units)
+    xd = torch.from_numpy(prep.dyn_norm[s:e][:, u]).to(device)
+    xs = torch.from_numpy(prep.static_norm[u]).to(device)
+    fr = torch.from_numpy(prep.forcing[s:e][:, u]).to(device)
+    up = torch.from_numpy(prep.uparea[u]).to(device)
+    el = torch.from_numpy(prep.elev[u]).to(device)
+    return model(xd, xs, fr, up, el, warmup=int(warm))["streamflow"]
+
+
+def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: int, e: int,
+                    warm: int, device, batch_gauges: int = 200, max_units: int = 20000) -> np.ndarray:
+    """Gauge streamflow [e − s − warm, G] (mm d-1), evaluation mode, no gradients.
+
+    Gauges are processed in chunks; within a chunk every unit is simulated once.
+    """
+    out = np.empty((e - s - warm, len(gauge_indices)), dtype=np.float32)
+    model.eval()
+    with torch.no_grad():
+        for chunk in _chunks(data, list(gauge_indices), batch_gauges, max_units):
+            m, units = batch_matrix(data.membership, chunk, device=device)
+            q = aggregate(m, run_units(model, prep, units, s, e, warm, device))
+            pos = [list(gauge_indices).index(g) for g in chunk]
+            out[:, pos] = q.cpu().numpy()
+    return out
+
+
+def _chunks(data: BasinData, gauges, batch_gauges, max_units):
+    cur, units = [], set()
+    for g in gauges:
+        gu = set(data.membership.pairs[g][0].tolist())
+        if cur and (len(cur) >= batch_gauges or len(units | gu) > max_units):
+            yield cur
+            cur, units = [], set()
+        cur.append(g)
+        units |= gu
+    if cur:
+        yield cur
+
+
+# ----------------------------------------------------------------------------- sampler
+class WindowSampler:
+    """Draws (gauges, target start index, warm-up length) from (seed, member, epoch, step)."""
+
+    def __init__(self, data: BasinData, gauge_indices, i0: int, i1: int, *, rho: int,
+                 warmup: int, min_warmup: int, batch_gauges: int, max_units: int, seed: int,
+                 exclude: tuple[int, int] | None = None, iterations: int | str = "auto"):
+        self.data, self.gauges = data, np.asarray(gauge_indices)
+        self.rho, self.warmup, self.seed = int(rho), int(warmup), int(seed)
+        self.batch, self.max_units = int(batch_gauges), int(max_units)
+        cov0, _ = data.forcing_coverage(
+            np.unique(np.concatenate([data.membership.pairs[g][0] for g in self.gauges])))
+        need = min(self.warmup, int(min_warmup))
+        starts = np.arange(i0, i1 - self.rho + 2)
+        starts = starts[starts - cov0 >= need]
+        if exclude is not None:
+            starts = starts[(starts + self.rho - 1 < exclude[0]) | (starts > exclude[1])]
+        if starts.size == 0:
+            raise DhbvInputError(
+                f"no training window fits: rho {rho} d + warm-up ≥ {need} d inside the training "
+                "period and forcing record (minus validation); lengthen train.period or reduce rho")
+        self.starts, self.cov0 = starts, cov0
+        n = len(self.gauges)
+        if iterations == "auto" or iterations is None:
+            t_train = starts.size + self.rho - 1
+            p = min(1.0, min(self.batch, n) * self.rho / (n * t_train))
+            self.iterations = 1 if p >= 1 else int(math.ceil(math.log(0.01) / math.log(1 - p)))
+        else:
+            self.iterations = int(iterations)
+
+    def draw(self, member: int, epoch: int, step: int):
+        """Return (gauge indices, t0, warm) for one step."""
+        rng = np.random.default_rng([self.seed, member, epoch, step])
+        order = rng.permutation(self.gauges)[: self.batch]
+        chosen, units = [], set()
+        for g in order:
+            gu = set(self.data.membership.pairs[g][0].tolist())
+            if chosen and len(units | gu) > self.max_units:
+                continue
+            chosen.append(int(g))
+            units |= gu
+        t0 = int(self.starts[rng.integers(self.starts.size)])
+        warm = min(self.warmup, t0 - self.cov0)
+        return chosen, t0, warm
+
+
+# ----------------------------------------------------------------------------- training
+def _optimizer(params, t):
+    if t["optimizer"] == "adadelta":
+        return torch.optim.Adadelta(params, lr=t["lr"], weight_decay=t["weight_decay"])
+    if t["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=t["lr"], weight_decay=t["weight_decay"])
+    return torch.optim.AdamW(params, lr=t["lr"], weight_decay=t["weight_decay"])
+
+
+def _scheduler(opt, t):
+    if t["lr_schedule"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(t["epochs"]),
+                                                          eta_min=float(t["lr_min"]))
+    if t["lr_schedule"] == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=int(t["lr_step_epochs"]),
+                                               gamma=float(t["lr_gamma"]))
+    return None
+
+
+def _write_log(rows, path):
+    from dhbv.io.standard import write_text_atomic
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(buf.getvalue(), path)
+
+
+def _median_nse(sim, obs):
+    from dhbv.evaluation.metrics import nse_matrix
+
+    v = nse_matrix(sim.T, obs.T, allow_nan_sim=False)
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _loss(pred, obs, t, obs_std=None):
+    if t["loss"] == "nse":
+        return nse_batch_loss(pred, obs, obs_std)
+    return rmse_comb(pred, obs, alpha=float(t["loss_alpha"]), beta=float(t["loss_beta"]))
+
+
+def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir=".") -> Path:
+    """Train a (multiscale) δHBV2.0 model; returns the path of the final weights ``model.pt``.
+
+    ``config``: training config (see :mod:`dhbv.config`; resolved here). ``run_dir`` receives
+    ``config.resolved.yaml``, ``normalization_statistics.json``, ``checkpoints/``,
+    ``training_log.csv`` and ``model.pt``. An existing run directory with checkpoints and the
+    same config resumes from the latest checkpoint. ``model_factory(model_cfg, n_static)``
+    overrides the network/physics model (default :func:`build_model`); ``callbacks`` are called
+    as ``cb(member, epoch, step, loss)`` after each optimizer step.
+    """
+    import yaml
+
+    from dhbv.config import resolve_config, write_resolved_config
+    from dhbv.nn.normalization import load_statistics, save_statistics
+    from dhbv.training.data import load_data
+
+    cfg = resolve_config(config)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base_dir = Path(base_dir).resolve()
+    cfg_path = run_dir / "config.resolved.yaml"
+    cfg_to_write = dict(cfg, _base_dir=str(base_dir))
+    if cfg_path.exists() and (run_dir / "checkpoints").exists():
+        old = yaml.safe_load(cfg_path.read_text())
+        old.pop("_base_dir", None)
+        if old != yaml.safe_load(yaml.safe_dump(cfg)):
+            raise DhbvInputError(f"run directory {run_dir} holds checkpoints of a different config; "
+                                 "use a new run directory or delete its checkpoints/")
+    write_resolved_config(cfg_to_write, cfg_path)
+    r, t, mc = cfg["run"], cfg["train"], cfg["model"]
+    if r.get("threads"):
+        torch.set_num_threads(int(r["threads"]))
+    device = resolve_device(r["device"])
+    factory = model_factory or build_model
+
+    data = load_data(cfg["data"], mc["attributes"], base_dir=base_dir)
+    tg = cfg["data"].get("train_gauges")
+    if tg is not None:
+        from dhbv.training.data import _basin_list
+
+        data = data.subset_gauges(_basin_list(tg if isinstance(tg, list) else base_dir / tg))
+    gauges = list(range(len(data.gauge_ids)))
+    i0, i1 = data.check_period(*t["period"], "training")
+    excl = None
+    if t["validation_period"]:
+        v0, v1 = data.check_period(*t["validation_period"], "validation")
+        excl = (v0, v1)
+    for g in gauges:
+        if not np.isfinite(data.obs[i0:i1 + 1, g]).any():
+            raise DhbvInputError(f"gauge {data.gauge_ids[g]}: all observations are NaN in the "
+                                 "training period; remove it from the training gauges")
+
+    stats_path = run_dir / "normalization_statistics.json"
+    if mc.get("statistics"):
+        stats = load_statistics(base_dir / mc["statistics"])
+    else:
+        stats = compute_training_statistics(data, gauges, i0, i1)
+    save_statistics(stats, stats_path)
+    prep = prepare(data, stats)
+    obs_std = torch.tensor(np.nanstd(data.obs[i0:i1 + 1], axis=0), dtype=torch.float32,
+                           device=device)
+    n_static = len(data.attribute_names)
+
+    sampler_kw = dict(rho=t["rho"], warmup=mc["warmup"], min_warmup=t["min_warmup"],
+                      batch_gauges=t["batch_gauges"], max_units=t["max_units_per_batch"],
+                      exclude=excl, iterations=t["iterations_per_epoch"])
+    ckpt_dir = run_dir / "checkpoints"
+    members_state, rows_all = [], []
+    t_start = time.time()
+    for member in range(int(t["ensemble"])):
+        seed = int(r["seed"]) + 1000 * member
+        sampler = WindowSampler(data, gauges, i0, i1, seed=seed, **sampler_kw)
+        torch.manual_seed(seed)
+        model = factory(mc, n_static).to(device)
+        opt = _optimizer(model.parameters(), t)
+        sched = _scheduler(opt, t)
+        state = {"rows": [], "best": None, "best_epoch": None, "best_score": -np.inf,
+                 "bad_epochs": 0, "running": [0.0, 0], "done": False}
+        epoch, step = 0, 0
+        ck = latest_checkpoint(ckpt_dir, member)
+        if ck is not None:
+            c = load_checkpoint(ck, map_location=device)
+            model.load_state_dict(c["model"])
+            opt.load_state_dict(c["optimizer"])
+            if sched is not None and c["scheduler"] is not None:
+                sched.load_state_dict(c["scheduler"])
+            set_rng_state(c["rng"])
+            epoch, step, state = c["epoch"], c["step"], c["state"]
+            log.info("member %d: resumed from %s (epoch %d, step %d)", member, ck.name, epoch, step)
+        n_it, n_ep = sampler.iterations, int(t["epochs"])
+        bar = None
+        if t["progress"]:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_it * n_ep, initial=min(epoch * n_it + step, n_it * n_ep),
+                       desc=f"train m{member}", unit="step", dynamic_ncols=True)
+        while epoch < n_ep and not state["done"]:
+            ep_t0 = time.time()
+            model.train()
+            while step < n_it:
+                chosen, t0, warm = sampler.draw(member, epoch, step)
+                torch.manual_seed(step_seed(seed, member, epoch, step))
+                m, units = batch_matrix(data.membership, chosen, device=device)
+                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
+                q_g = aggregate(m, q_unit)
+                y = torch.from_numpy(data.obs[t0:t0 + sampler.rho][:, chosen]).to(device)
+                if not bool(torch.isfinite(y).any()):
+                    step += 1
+                    continue
+                loss = _loss(q_g, y, t, obs_std[chosen])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if t["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(t["grad_clip"]))
+                opt.step()
+                lv = float(loss.detach())
+                if not math.isfinite(lv):
+                    raise FloatingPointError(f"training loss became {lv} at epoch {epoch} step {step}; "
+                                             "lower train.lr or set train.grad_clip")
+                state["running"][0] += lv
+                state["running"][1] += 1
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{lv:.4f}")
+                for cb in callbacks:
+                    cb(member, epoch, step, lv)
+                cse = t.get("checkpoint_every_steps")
+                if cse and step % int(cse) == 0 and step < n_it:
+                    save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, step), model=model,
+                                    optimizer=opt, scheduler=sched, member=member, epoch=epoch,
+                                    step=step, state=state)
+            # ---- end of epoch
+            train_loss = state["running"][0] / max(state["running"][1], 1)
+            state["running"] = [0.0, 0]
+            lr = opt.param_groups[0]["lr"]
+            if sched is not None:
+                sched.step()
+            val_loss = val_nse = float("nan")
+            if excl is not None and ((epoch + 1) % int(t["validate_every"]) == 0 or epoch + 1 == n_ep):
+                s_v = excl[0] - min(int(mc["warmup"]), excl[0] - sampler.cov0)
+                sim = simulate_gauges(model, prep, data, gauges, s_v, excl[1] + 1, excl[0] - s_v,
+                                      device, int(cfg["simulate"]["batch_gauges"]),
+                                      int(t["max_units_per_batch"]))
+                ob = data.obs[excl[0]:excl[1] + 1][:, gauges]
+                with torch.no_grad():
+                    val_loss = float(_loss(torch.from_numpy(sim), torch.from_numpy(ob), t,
+                                           obs_std.cpu()))
+                val_nse = _median_nse(sim, ob)
+                if val_nse > state["best_score"]:
+                    state.update(best=copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
+                                 best_epoch=epoch + 1, best_score=val_nse, bad_epochs=0)
+                else:
+                    state["bad_epochs"] += 1
+                pat = t["early_stopping_patience"]
+                if pat and state["bad_epochs"] >= int(pat):
+                    state["done"] = True
+            state["rows"].append(dict(member=member, epoch=epoch + 1, train_loss=round(train_loss, 6),
+                                      val_loss=round(val_loss, 6), val_median_nse=round(val_nse, 6),
+                                      lr=lr, seconds=round(time.time() - ep_t0, 2)))
+            _write_log(rows_all + state["rows"], run_dir / "training_log.csv")
+            log.info("member %d epoch %d: train loss %.4f, val loss %.4f, val median NSE %.3f",
+                     member, epoch + 1, train_loss, val_loss, val_nse)
+            epoch, step = epoch + 1, 0
+            if epoch % int(t["checkpoint_every"]) == 0 or epoch == n_ep or state["done"]:
+                save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, 0), model=model,
+                                optimizer=opt, scheduler=sched, member=member, epoch=epoch,
+                                step=0, state=state)
+        if bar is not None:
+            bar.close()
+        final = state["best"] if state["best"] is not None else \
+            {k: v.cpu() for k, v in model.state_dict().items()}
+        members_state.append({"weights": final, "best_epoch": state["best_epoch"],
+                              "best_val_median_nse": state["best_score"]
+                              if state["best"] is not None else None})
+        rows_all += state["rows"]
+    out = run_dir / "model.pt"
+    save_atomic({"members": members_state, "config": cfg, "attribute_names": data.attribute_names,
+                 "n_static": n_static, "train_gauges": data.gauge_ids,
+                 "train_seconds": time.time() - t_start}, out)
+    return out
+
+
+def load_trained(run_dir, model_factory=None, device="cpu"):
+    """Load (models in eval mode, resolved config, normalisation statistics) of a run."""
+    from dhbv.nn.normalization import load_statistics
+
+    run_dir = Path(run_dir)
+    p = run_dir / "model.pt"
+    if not p.exists():
+        raise DhbvInputError(f"{p} not found; train the model first (dhbv train)")
+    blob = torch.load(p, map_location=device, weights_only=False)
+    factory = model_factory or build_model
+    models = []
+    for m in blob["members"]:
+        net = factory(blob["config"]["model"], int(blob["n_static"])).to(device)
+        net.load_state_dict(m["weights"])
+        net.eval()
+        models.append(net)
+    return models, blob["config"], load_statistics(run_dir / "normalization_statistics.json")
