@@ -29,6 +29,7 @@ DEFAULTS: dict = {
     "model": {
         "attributes": PAPER_ATTRIBUTES_CAMELS,
         "nmul": 4, "lstm_hidden": 64, "mlp_hidden": 4096, "mlp_layers": 7, "dropout": 0.5,
+        "lstm_dropout": None, "mlp_dropout": None, "dy_drop": 0.0,
         "warmup": 365,
         "options": {},                 # HbvOptions fields (exchange, elev_threshold, backend ...)
         "statistics": None,            # existing normalisation JSON; None = compute (training)
@@ -47,6 +48,7 @@ DEFAULTS: dict = {
         "checkpoint_every": 5, "checkpoint_every_steps": None,
         "validate_every": 1, "early_stopping_patience": None,
         "ensemble": 1, "progress": True,
+        "max_minutes": None,            # wall-clock budget per ensemble member (stops after the epoch)
     },
     "simulate": {"period": None, "batch_gauges": 200},
     "evaluation": {"period": ["1995-10-01", "2014-09-30"], "min_days": 365},

@@ -105,7 +105,11 @@ class DeltaHBV(nn.Module):
     # ------------------------------------------------------------------ construction helpers
     @classmethod
     def from_networks(
-        cls, networks: ParameterNetworks, options: HbvOptions = HbvOptions(), *, dy_drop: float = 0.0
+        cls,
+        networks: ParameterNetworks,
+        options: HbvOptions = HbvOptions(),
+        *,
+        dy_drop: float = 0.0,
     ) -> "DeltaHBV":
         """Wrap already built (e.g. loaded) :class:`ParameterNetworks` without copying weights."""
         if not 0.0 <= dy_drop <= 1.0:
@@ -159,7 +163,9 @@ class DeltaHBV(nn.Module):
         return self.networks.arch.nmul
 
     # ------------------------------------------------------------------ forward
-    def hbv_parameters(self, x_dyn_norm: Tensor, x_static_norm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def hbv_parameters(
+        self, x_dyn_norm: Tensor, x_static_norm: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Network outputs in the physics layout, all in (0, 1).
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] →
@@ -205,7 +211,9 @@ class DeltaHBV(nn.Module):
         :func:`run_hbv2`'s dict: ``streamflow``, ``runoff``, ``AET`` [T − warmup, B] (mm/d), ….
         """
         if forcing_raw.dim() != 3 or forcing_raw.shape[-1] != 3:
-            raise DhbvInputError(f"raw forcing must be [T, B, 3] (P, T, PET), got {list(forcing_raw.shape)}")
+            raise DhbvInputError(
+                f"raw forcing must be [T, B, 3] (P, T, PET), got {list(forcing_raw.shape)}"
+            )
         if forcing_raw.shape[:2] != x_dyn_norm.shape[:2]:
             raise DhbvInputError(
                 f"raw forcing {list(forcing_raw.shape[:2])} and normalised inputs "
@@ -216,7 +224,9 @@ class DeltaHBV(nn.Module):
             if v.dim() != 1 or v.shape[0] != b:
                 raise DhbvInputError(f"{name} must be [B] = [{b}], got {list(v.shape)}")
         if not 0 <= int(warmup) < forcing_raw.shape[0]:
-            raise DhbvInputError(f"warmup must be in [0, T) = [0, {forcing_raw.shape[0]}), got {warmup}")
+            raise DhbvInputError(
+                f"warmup must be in [0, T) = [0, {forcing_raw.shape[0]}), got {warmup}"
+            )
         dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm)
         return run_hbv2(
             forcing_raw,

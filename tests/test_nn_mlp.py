@@ -25,16 +25,26 @@ def test_paper_size_nmul3_meta_and_analytic():
 
 
 def test_small_real_instance_count_matches_analytic():
-    arch = NetworkArchitecture(n_dynamic_inputs=3, n_static_inputs=5, nmul=2, lstm_hidden=6,
-                               mlp_hidden=10, mlp_layers=3)
+    arch = NetworkArchitecture(
+        n_dynamic_inputs=3, n_static_inputs=5, nmul=2, lstm_hidden=6, mlp_hidden=10, mlp_layers=3
+    )
     nets = ParameterNetworks(arch)
     real = sum(p.numel() for p in nets.parameters())
     # LSTM: 8·6+6 + 4·6·12 + 48 + 6·6+6 = 54+288+48+42 ; MLP: 5·10+10 + 2·110 + 10·28+28
     assert real == 432 + 588
     assert count_parameters(arch) == real
-    no_proj = NetworkArchitecture(n_dynamic_inputs=3, n_static_inputs=5, nmul=2, lstm_hidden=6,
-                                  mlp_hidden=10, mlp_layers=3, lstm_input_projection=False)
-    assert count_parameters(no_proj) == sum(p.numel() for p in ParameterNetworks(no_proj).parameters())
+    no_proj = NetworkArchitecture(
+        n_dynamic_inputs=3,
+        n_static_inputs=5,
+        nmul=2,
+        lstm_hidden=6,
+        mlp_hidden=10,
+        mlp_layers=3,
+        lstm_input_projection=False,
+    )
+    assert count_parameters(no_proj) == sum(
+        p.numel() for p in ParameterNetworks(no_proj).parameters()
+    )
 
 
 def test_mlp_forward_and_dropout():
@@ -62,8 +72,9 @@ def test_mlp_bad_width():
 
 def test_networks_layout_and_input_checks():
     torch.manual_seed(1)
-    arch = NetworkArchitecture(n_dynamic_inputs=3, n_static_inputs=4, nmul=2, lstm_hidden=8,
-                               mlp_hidden=16, mlp_layers=2)
+    arch = NetworkArchitecture(
+        n_dynamic_inputs=3, n_static_inputs=4, nmul=2, lstm_hidden=8, mlp_hidden=16, mlp_layers=2
+    )
     nets = ParameterNetworks(arch).eval()
     xd, xs = torch.randn(11, 5, 3), torch.randn(5, 4)
     dyn, static, routing = nets(xd, xs)

@@ -20,7 +20,10 @@ from dhbv.nn.normalization import (
     save_statistics,
 )
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "resources/demo/nextgen_juniata/dhbv2_merit_normalization_statistics.json"
+PUBLISHED = (
+    Path(__file__).resolve().parents[1]
+    / "resources/demo/nextgen_juniata/dhbv2_merit_normalization_statistics.json"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,9 @@ def test_published_hand_values(published):
     # (10 − 2.476902409878606)/6.460463216121756 = 1.1644826908615
     # (0 − 9.986363619001066)/10.734350048241083 = −0.9303184239494
     # (25 − 9.986363619001066)/10.734350048241083 = 1.3986535107879
-    forcing = np.array([[[10.0, 0.0, np.nan]], [[2.476902409878606, 25.0, np.nan]]])  # [T=2, B=1, 3]
+    forcing = np.array(
+        [[[10.0, 0.0, np.nan]], [[2.476902409878606, 25.0, np.nan]]]
+    )  # [T=2, B=1, 3]
     z = normalize(forcing.astype(np.float32), ["P", "Temp", "PET"], published)
     assert z.dtype == np.float32
     assert normalize(forcing, ["P", "Temp", "PET"], published).dtype == np.float64
@@ -74,7 +79,7 @@ def test_compute_statistics_hand_values():
     stats = compute_statistics({"P": x_nan, "flat": np.full(4, 3.0)})
     p10, p90, mean, std = stats["P"]
     assert p10 == pytest.approx(1.9) and p90 == pytest.approx(9.1)
-    assert mean == pytest.approx(5.5) and std == pytest.approx(8.25 ** 0.5)
+    assert mean == pytest.approx(5.5) and std == pytest.approx(8.25**0.5)
     assert stats["flat"] == [3.0, 3.0, 3.0, 0.001]  # std floored at 0.001
     with pytest.raises(DhbvInputError, match="no finite values"):
         compute_statistics({"bad": np.full(3, np.nan)})
@@ -86,7 +91,7 @@ def test_compute_statistics_xarray():
     )
     stats = compute_statistics(ds)
     assert set(stats) == {"P", "area"}
-    assert stats["P"][2] == pytest.approx(3.0) and stats["P"][3] == pytest.approx(5.0 ** 0.5)
+    assert stats["P"][2] == pytest.approx(3.0) and stats["P"][3] == pytest.approx(5.0**0.5)
     assert stats["area"][2:] == pytest.approx([2.0, 1.0])
 
 

@@ -19,7 +19,21 @@ from dhbv.nn.scaling import (
 
 def test_layout_constants():
     assert DYNAMIC_LAYOUT == ("BETA", "K0", "BETAET")
-    assert STATIC_LAYOUT == ("FC", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "C", "RT", "AC")
+    assert STATIC_LAYOUT == (
+        "FC",
+        "K1",
+        "K2",
+        "LP",
+        "PERC",
+        "UZL",
+        "TT",
+        "CFMAX",
+        "CFR",
+        "CWH",
+        "C",
+        "RT",
+        "AC",
+    )
     assert ROUTING_LAYOUT == ("route_a", "route_b")
 
 

@@ -54,7 +54,7 @@ def test_bad_config_stops_with_one_line(tmp_path):
     work = copy_workflow(tmp_path)
     proc = run_snakemake(work, "-n", "--config", "network={'min_slope': 'steep'}")
     assert proc.returncode != 0
-    assert "network.min_slope must be of type number (got 'steep')" in proc.stderr
+    assert "network.min_slope must be of type number (got 'steep')" in proc.stdout + proc.stderr
 
 
 def _slurm_env(tmp_path: Path) -> dict:
@@ -99,12 +99,14 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     proc = run_snakemake(demo_run, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
     # A gauge-table option affects only the gauge subnetworks.
-    proc = run_snakemake(demo_run, "-n", "--config", "network={'require_da_valid': True}")
+    (demo_run / "da.yaml").write_text("network: {require_da_valid: true}\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "da.yaml")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("build_gauge_subnetworks") == 1
     assert "build_topology" not in counts
     # The slope floor affects every topology build and what depends on it.
-    proc = run_snakemake(demo_run, "-n", "--config", "network={'min_slope': 0.002}")
+    (demo_run / "slope.yaml").write_text("network: {min_slope: 0.002}\n")
+    proc = run_snakemake(demo_run, "-n", "--configfile", "slope.yaml")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("build_topology") == 2
     assert counts.get("build_gauge_subnetworks") == 1

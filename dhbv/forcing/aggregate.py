@@ -52,26 +52,34 @@ LONG_NAMES = {
 PET_FROM_INPUT = "input"
 
 
-def _parse_variables(variables: dict, ds, source: str) -> dict[str, tuple[str, float, float, str]]:
-    """{std_name: (file variable, scale, offset, source units)} from the config mapping."""
+def _parse_variables(variables: dict, ds, source: str, extra: dict) -> dict[str, tuple[str, float, float, str, str | None]]:
+    """{std_name: (file variable, scale, offset, source units, extra file or None)} from the config.
+
+    A spec with a ``file`` key is read from that file (opened once into ``extra``)."""
     if not isinstance(variables, dict) or not variables:
         raise DhbvInputError(f"forcing variables for {source} must be a mapping like {{'P': 'prcp', 'Tmax': 'tmax'}}")
     out = {}
     for std, spec in variables.items():
         if std not in FORCING_VARIABLES:
             raise DhbvInputError(f"forcing config for {source}: unknown variable key {std!r}; use {list(FORCING_VARIABLES)}")
+        fkey = None
         if isinstance(spec, str):
             name, units = spec, None
         elif isinstance(spec, dict) and "name" in spec:
             name, units = spec["name"], spec.get("units")
+            if spec.get("file") is not None:
+                fkey = str(spec["file"])
+                if fkey not in extra:
+                    extra[fkey] = open_grid(fkey)
         else:
-            raise DhbvInputError(f"forcing config for {source}: variable {std!r} must be a name or {{name:, units:}}")
-        if name not in ds.data_vars:
+            raise DhbvInputError(f"forcing config for {source}: variable {std!r} must be a name or {{name:, units:, file:}}")
+        dsv, src_v = (extra[fkey], fkey) if fkey else (ds, source)
+        if name not in dsv.data_vars:
             raise DhbvInputError(
-                f"forcing grid {source} has no variable {name!r} (for {std}); available: "
-                f"{gridded_variables(ds)}; fix forcing.variables"
+                f"forcing grid {src_v} has no variable {name!r} (for {std}); available: "
+                f"{gridded_variables(dsv)}; fix forcing.variables"
             )
-        file_units = ds[name].attrs.get("units")
+        file_units = dsv[name].attrs.get("units")
         if units is None:
             if file_units is None:
                 raise DhbvInputError(
@@ -86,7 +94,7 @@ def _parse_variables(variables: dict, ds, source: str) -> dict[str, tuple[str, f
                     f"forcing grid {source}: variable {name!r} has units {file_units!r} but the config says {units!r}; fix forcing.variables"
                 )
         scale, offset = unit_conversion(std, units, where=f"forcing grid {source} variable {name!r}")
-        out[std] = (name, scale, offset, str(units))
+        out[std] = (name, scale, offset, str(units), fkey)
     if "P" not in out:
         raise DhbvInputError(f"forcing config for {source}: precipitation 'P' is required in forcing.variables")
     if "T" not in out and not ("Tmax" in out and "Tmin" in out):
@@ -119,15 +127,16 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
 
     Parameters
     ----------
-    grid_path : CF NetCDF file or Zarr store with daily fields (time, y, x).
+    grid_path : CF NetCDF file or Zarr store with daily fields (time, y, x), or a list of
+        files on the same grid (one per variable, as gridMET serves them).
     weights_path : ``.npz`` from :func:`dhbv.forcing.build_coverage_weights` for this grid.
     polygons_path : the polygon layer the weights were built from (checked against the weights'
         fingerprint; ``None`` skips the check).
     out_path : output NetCDF (CONTRACTS.md "unit forcing": dims (time, unit), P [mm d-1],
         T [degC], PET [mm d-1], optional Tmax/Tmin [degC]; coords unit, area [km2], lat, lon,
         covered_fraction, valid_fraction_min), written atomically.
-    variables : {standard name: file variable or {"name":, "units":}} for P, T, Tmax, Tmin,
-        PET. Units come from the file's ``units`` attribute unless given here (precipitation
+    variables : {standard name: file variable or {"name":, "units":, "file":}} for P, T, Tmax,
+        Tmin, PET (``file``: read this variable from another file on the same grid). Units come from the file's ``units`` attribute unless given here (precipitation
         mm/d, kg m-2 s-1, m, ...; temperature degC or K).
     pet_method : "hargreaves" (needs Tmax/Tmin), "oudin", "hamon" (need T or Tmax/Tmin) or
         "input" (PET taken from the grid, mapping "PET").
@@ -136,8 +145,8 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
     crs : grid CRS when the file has none (must equal the one used for the weights).
     start, end : optional period (inclusive, anything pandas parses).
     """
-    grid_path, out = Path(grid_path), Path(out_path)
-    source = str(grid_path)
+    out = Path(out_path)
+    source = ", ".join(map(str, grid_path)) if isinstance(grid_path, (list, tuple)) else str(grid_path)
     if not 0.0 <= float(min_coverage) <= 1.0:
         raise DhbvInputError(f"forcing.min_coverage must be within [0, 1], got {min_coverage}")
     if int(chunk_days) < 1:
@@ -145,8 +154,9 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
     pet_method = str(pet_method).lower()
     w = load_coverage_weights(weights_path)
     ds = open_grid(grid_path)
+    extra: dict = {}
     try:
-        vmap = _parse_variables(variables, ds, source)
+        vmap = _parse_variables(variables, ds, source, extra)
         if pet_method == PET_FROM_INPUT and "PET" not in vmap:
             raise DhbvInputError(f"pet_method 'input' needs a 'PET' entry in forcing.variables for {source}")
         if pet_method == "hargreaves" and not ("Tmax" in vmap and "Tmin" in vmap):
@@ -161,10 +171,14 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
             raise DhbvInputError(
                 f"coverage weights {weights_path} were built for another grid than {source}; rebuild them (build_coverage_weights)"
             )
-        for std, (name, *_rest) in vmap.items():
-            dims = set(map(str, ds[name].dims))
+        for fkey, dsx in extra.items():
+            sx = grid_spec(dsx, None, crs=crs, source=fkey)
+            if sx.grid_hash() != spec.grid_hash():
+                raise DhbvInputError(f"forcing file {fkey} is on another grid than {source}; all forcing files must share one grid")
+        for std, (name, _s, _o, _u, fkey) in vmap.items():
+            dims = set(map(str, (extra[fkey] if fkey else ds)[name].dims))
             if not {spec.x_dim, spec.y_dim, "time"} <= dims:
-                raise DhbvInputError(f"forcing grid {source}: variable {name!r} lacks dims time/{spec.y_dim}/{spec.x_dim}")
+                raise DhbvInputError(f"forcing grid {fkey or source}: variable {name!r} lacks dims time/{spec.y_dim}/{spec.x_dim}")
         if polygons_path is not None:
             poly = read_polygons(polygons_path, w.id_field)
             if polygon_hash(poly, w.id_field) != w.polygon_hash:
@@ -180,6 +194,10 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
             )
         if start is not None or end is not None:
             ds = ds.sel(time=slice(start, end))
+            extra = {k: v.sel(time=slice(start, end)) for k, v in extra.items()}
+        for fkey, dsx in extra.items():
+            if dsx.sizes.get("time") != ds.sizes.get("time") or not np.array_equal(dsx["time"].values, ds["time"].values):
+                raise DhbvInputError(f"forcing file {fkey} has another time axis than {source}; give files covering the same days")
         if ds.sizes.get("time", 0) == 0:
             raise DhbvInputError(f"forcing grid {source} has no days in the period {start}..{end}")
         dates, doy, time_units, calendar = _time_info(ds, source)
@@ -202,7 +220,7 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
         os.close(fd)
         try:
             valid_min = _write_unit_forcing(
-                tmp, ds, spec, vmap, Wsub, w, (r0, r1, c0, c1), dates, doy, time_units, calendar,
+                tmp, ds, extra, spec, vmap, Wsub, w, (r0, r1, c0, c1), dates, doy, time_units, calendar,
                 int(chunk_days), float(min_coverage), pet_method, source, nt, nunit,
             )
             os.replace(tmp, out)
@@ -212,6 +230,8 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
             raise
     finally:
         ds.close()
+        for dsx in extra.values():
+            dsx.close()
     log.info("wrote %s: %d units x %d days (min valid covered fraction %.3f)", out, nunit, nt, valid_min)
     return out
 
@@ -224,11 +244,13 @@ def _read_block(ds, name, spec, tsl, box):
         if da.sizes[d] != 1:
             raise DhbvInputError(f"forcing grid {spec.source}: variable {name!r} has an extra dimension {d!r} of size {da.sizes[d]}; select one level")
         da = da.isel({d: 0})
-    arr = np.asarray(da.transpose("time", spec.y_dim, spec.x_dim).values, dtype=np.float64)
-    return arr.reshape(arr.shape[0], -1)
+    arr = np.asarray(da.transpose("time", spec.y_dim, spec.x_dim).values)
+    if arr.dtype != np.float32 and arr.dtype != np.float64:
+        arr = arr.astype(np.float64)
+    return np.ascontiguousarray(arr.reshape(arr.shape[0], -1))
 
 
-def _write_unit_forcing(tmp, ds, spec, vmap, Wsub, w, box, dates, doy, time_units, calendar, chunk_days,
+def _write_unit_forcing(tmp, ds, extra, spec, vmap, Wsub, w, box, dates, doy, time_units, calendar, chunk_days,
                         min_coverage, pet_method, source, nt, nunit):
     from dhbv.forcing.pet import compute_pet
 
@@ -277,13 +299,17 @@ def _write_unit_forcing(tmp, ds, spec, vmap, Wsub, w, box, dates, doy, time_unit
         for t0 in range(0, nt, chunk_days):
             tsl = slice(t0, min(nt, t0 + chunk_days))
             res = {}
-            for std, (name, scale, offset, _u) in vmap.items():
-                x = _read_block(ds, name, spec, tsl, box)
+            for std, (name, scale, offset, _u, fkey) in vmap.items():
+                x = _read_block(extra[fkey] if fkey else ds, name, spec, tsl, box)
                 valid = np.isfinite(x)
-                x = np.where(valid, x * scale + offset, 0.0)
-                num = np.asarray(Wsub @ x.T)  # (unit, t)
-                den = np.asarray(Wsub @ valid.T.astype(np.float64))
-                den = np.where(den > row_sum[:, None] * (1 - 1e-12), row_sum[:, None], den)
+                if valid.all():  # common case: no gaps -> the denominator is the row sum
+                    den = np.broadcast_to(row_sum[:, None], (row_sum.size, x.shape[0]))
+                else:
+                    x[~valid] = 0.0
+                    den = np.asarray(Wsub @ valid.T.astype(np.float64))
+                del valid
+                num = np.asarray(Wsub @ x.T)  # (unit, t), source units
+                num = num * scale + offset * den  # linear unit conversion after aggregation
                 bad = den < min_coverage
                 if bad.any():
                     ui, ti = np.argwhere(bad)[0]
@@ -306,7 +332,7 @@ def _write_unit_forcing(tmp, ds, spec, vmap, Wsub, w, box, dates, doy, time_unit
         nc.setncatts({
             "Conventions": "CF-1.8",
             "title": "unit-catchment daily forcing",
-            "source": f"{Path(source).name}" + (f" ({src_title})" if src_title else ""),
+            "source": source + (f" ({src_title})" if src_title else ""),
             "method": f"area-weighted mean over exact coverage weights ({WEIGHTS_METHOD}); NaN cells dropped and weights renormalised per day",
             "weights_fingerprint": w.fingerprint,
             "pet_method": pet_method,

@@ -28,9 +28,7 @@ import xarray as xr
 
 from dhbv.errors import DhbvInputError
 
-#: Authalic (equal-area) sphere radius of WGS84, m. Cell areas on geographic grids are
-#: computed on this sphere: the relative error of *ratios* of cell areas within a unit
-#: catchment (all that the weights use) is below 1e-4 for units spanning less than 1°.
+#: Authalic (equal-area) sphere radius of WGS84, m (used when a CRS has a spherical datum).
 EARTH_RADIUS_M = 6371007.181
 
 _X_NAMES = ("lon", "longitude", "x", "rlon", "nav_lon")
@@ -39,20 +37,42 @@ _X_STD = ("longitude", "projection_x_coordinate", "grid_longitude")
 _Y_STD = ("latitude", "projection_y_coordinate", "grid_latitude")
 
 
-def open_grid(path: str | os.PathLike) -> xr.Dataset:
-    """Open a gridded forcing file lazily (NetCDF file or Zarr store, by suffix/directory)."""
+def open_grid(path) -> xr.Dataset:
+    """Open a gridded forcing product lazily: a NetCDF file, a Zarr store, or a list of them
+    (e.g. one file per variable as served by gridMET; merged on identical coordinates).
+
+    A time dimension named otherwise (gridMET's ``day``; any coordinate with
+    ``standard_name: time`` or ``axis: T``) is renamed to ``time``.
+    """
+    if isinstance(path, (list, tuple)):
+        parts = [open_grid(p) for p in path]
+        if len(parts) == 1:
+            return parts[0]
+        try:
+            return xr.merge(parts, compat="override", join="exact", combine_attrs="drop_conflicts")
+        except ValueError as exc:
+            raise DhbvInputError(
+                f"forcing files {[str(p) for p in path]} do not share the same grid/time axis: {str(exc).splitlines()[0]}"
+            ) from exc
     p = Path(path)
     if not p.exists():
         raise DhbvInputError(f"forcing grid {p} does not exist; check the forcing grid path in the config")
     try:
         if p.is_dir() or p.suffix == ".zarr":
-            return xr.open_zarr(p, chunks=None)
-        return xr.open_dataset(p, chunks=None)
-    except DhbvInputError:
-        raise
+            ds = xr.open_dataset(p, engine="zarr", chunks=None, cache=False)
+        else:
+            ds = xr.open_dataset(p, chunks=None, cache=False)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file name
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DhbvInputError(f"cannot read forcing grid {p}: {msg}; give a CF NetCDF file or Zarr store") from exc
+    ds.encoding.setdefault("source", str(p))
+    if "time" not in ds.dims:
+        for d in ds.dims:
+            attrs = ds[d].attrs if d in ds.variables else {}
+            if str(d).lower() in ("day", "t", "date") or attrs.get("standard_name") == "time" or str(attrs.get("axis", "")).upper() == "T":
+                ds = ds.rename({d: "time"})
+                break
+    return ds
 
 
 @dataclass(frozen=True)
@@ -108,16 +128,19 @@ class GridSpec:
     def cell_areas_m2(self) -> np.ndarray:
         """True area of every cell, m², shape (ny, nx) in file order.
 
-        Geographic grids: spherical zone formula A = R² Δλ |sin φ_n − sin φ_s| (authalic
-        radius, latitudes clipped to ±90°). Projected grids: |dx·dy| times the squared
-        metre-per-unit factor of the CRS axis (the projection's own scale distortion, e.g. of
-        Web Mercator, is not corrected: use an equal-area projection for projected forcing).
+        Geographic grids: exact area of a latitude-longitude rectangle on the CRS ellipsoid,
+        A = Δλ·[F(φ_n) − F(φ_s)] with F(φ) = b²/2·(sinφ/(1 − e²sin²φ) + artanh(e·sinφ)/e)
+        (the sphere's R²·Δλ·(sinφ_n − sinφ_s) when e = 0); latitudes clipped to ±90°.
+        Projected grids: |dx·dy| times the squared metre-per-unit factor of the CRS axis (the
+        projection's own scale distortion, e.g. of Web Mercator, is not corrected: use an
+        equal-area projection for projected forcing).
         """
         if self.is_geographic:
             lat_n = np.clip(self.y + self.dy / 2, -90.0, 90.0)
             lat_s = np.clip(self.y - self.dy / 2, -90.0, 90.0)
-            band = np.abs(np.sin(np.radians(lat_n)) - np.sin(np.radians(lat_s)))
-            row = EARTH_RADIUS_M**2 * np.radians(self.dx) * band
+            a, e2 = _ellipsoid(self.crs)
+            band = np.abs(zone_area_per_radian(lat_n, a, e2) - zone_area_per_radian(lat_s, a, e2))
+            row = np.radians(self.dx) * band
             return np.repeat(row[:, None], self.x.size, axis=1)
         factor = _linear_unit_factor(self.crs)
         return np.full(self.shape, abs(self.dx * self.dy) * factor**2)
@@ -131,6 +154,30 @@ class GridSpec:
         h.update(b"|")
         h.update(self.crs.to_wkt().encode())
         return h.hexdigest()
+
+
+def _ellipsoid(crs: pyproj.CRS) -> tuple[float, float]:
+    """(semi-major axis [m], first eccentricity squared) of the CRS ellipsoid (WGS84 if none)."""
+    ell = crs.ellipsoid
+    if ell is None:
+        return 6378137.0, 0.00669437999014
+    a = float(ell.semi_major_metre)
+    inv_f = float(ell.inverse_flattening or 0.0)
+    f = 1.0 / inv_f if inv_f > 0 else 0.0
+    return a, f * (2.0 - f)
+
+
+def zone_area_per_radian(lat_deg, a: float = EARTH_RADIUS_M, e2: float = 0.0):
+    """Area [m²] between the equator and latitude ``lat_deg`` per radian of longitude.
+
+    Ellipsoid (a, e²): b²/2·(sinφ/(1 − e²sin²φ) + artanh(e·sinφ)/e); sphere (e² = 0): a²·sinφ.
+    """
+    s = np.sin(np.radians(np.asarray(lat_deg, dtype=float)))
+    if e2 <= 0.0:
+        return a * a * s
+    e = np.sqrt(e2)
+    b2 = a * a * (1.0 - e2)
+    return 0.5 * b2 * (s / (1.0 - e2 * s * s) + np.arctanh(e * s) / e)
 
 
 def _single_spacing(source: str, axis: str) -> float:

@@ -309,7 +309,7 @@ def build_coverage_weights(grid_path, polygons_path, id_field: str, out_path, *,
                            reuse: bool = True) -> CoverageWeights:
     """Build (or reuse) the coverage weights of ``grid_path`` cells in ``polygons_path`` units.
 
-    ``id_field``: polygon column with the unit ids (e.g. ``COMID``); ``crs``: grid CRS when the
+    ``grid_path``: NetCDF/Zarr (or a list of files on one grid); ``id_field``: polygon column with the unit ids (e.g. ``COMID``); ``crs``: grid CRS when the
     file has none; ``var``: a gridded variable whose (y, x) dimensions define the grid (default:
     the dataset's dimensions). When ``out_path`` already holds weights with the same fingerprint
     and ``reuse`` is true it is returned unchanged. Returns the weights (also written to

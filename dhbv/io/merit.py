@@ -15,9 +15,11 @@ catchments (:func:`read_catchments`)
     ``COMID`` (int64) and ``unitarea`` (km²).
 
 Field names are matched case-insensitively against the MERIT names and a few aliases; a
-``field_map`` ``{canonical name: source column}`` overrides the detection. Canonical names
+``field_map`` overrides the detection. It may be written either way round,
+``{canonical name: file column}`` or ``{file column: canonical name}`` (e.g. the workflow
+config's ``{length: length_m}`` says the file's ``length`` field is in metres). Canonical names
 accepted in ``field_map``: ``COMID``, ``NextDownID``, ``up1``..``up4``, ``lengthkm`` (km),
-``length_m`` (m), ``slope``, ``uparea`` (km²), ``unitarea`` (km²), ``order`` (Strahler) for
+``length_m`` (m), ``length`` (m), ``slope``, ``uparea`` (km²), ``unitarea`` (km²), ``order`` (Strahler) for
 flowlines; ``COMID``, ``unitarea`` (km²), ``area_m2`` (m²) for catchments.
 
 Reduced schemas (e.g. the Bow-at-Banff sample: ``COMID``, ``NextDownID``, ``slope``, ``length``
@@ -129,14 +131,20 @@ def _resolve(
     lower = {str(c).lower(): c for c in df.columns}
     out: dict[str, str] = {}
     field_map = dict(field_map or {})
-    for key, col in field_map.items():
-        if key not in aliases:
+    for a, b in field_map.items():
+        # both directions are accepted: {canonical: column} or {column: canonical}
+        if a in aliases and b in df.columns:
+            key, col = a, b
+        elif b in aliases and a in df.columns:
+            key, col = b, a
+        elif a not in aliases and b not in aliases:
             raise DhbvInputError(
-                f"{name}: unknown field_map key {key!r}; use one of {sorted(aliases)}"
+                f"{name}: field_map entry {a!r}: {b!r} names no known field; map a file column "
+                f"to one of {sorted(aliases)}"
             )
-        if col not in df.columns:
+        else:
             raise DhbvInputError(
-                f"{name}: field_map maps {key!r} to column {col!r}, which is not in the file "
+                f"{name}: field_map entry {a!r}: {b!r} names a column that is not in the file "
                 f"(columns: {list(map(str, df.columns))})"
             )
         out[key] = col
@@ -283,8 +291,13 @@ def read_catchments(
     """
     if area_source not in ("auto", "field", "geometry"):
         raise DhbvInputError(f"area_source={area_source!r}; use 'auto', 'field' or 'geometry'")
-    df, name = _read_any(source, layer=layer, geometry=True)
+    # attributes first; polygons are read only when they are needed (a full cat_pfaf zone has
+    # ~10^5 polygons and reading them dominates time and memory)
+    df, name = _read_any(source, layer=layer, geometry=False)
     cols = _resolve(df, _CATCHMENT_ALIASES, field_map, name)
+    need_geom = area_source == "geometry" or "unitarea" not in cols
+    if need_geom and not isinstance(source, pd.DataFrame) and Path(source).suffix.lower() in _VECTOR_SUFFIXES:
+        df, name = _read_any(source, layer=layer, geometry=True)
     if "COMID" not in cols:
         raise DhbvInputError(
             f"{name}: required field 'COMID' not found (columns: {list(map(str, df.columns))}); "

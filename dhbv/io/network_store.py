@@ -55,18 +55,17 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dhbv.errors import DhbvInputError, NetworkTopologyError
-from dhbv.network.network import Network
-from dhbv.network.topology import (
-    DEFAULT_MIN_SLOPE,
-    accumulate_upstream,
-    strahler_order,
-    topology_from_coo,
-)
 
+if TYPE_CHECKING:  # dhbv.network imports this module; import it lazily at run time
+    from dhbv.network.network import Network
+
+#: Default routing-slope floor (m/m); same value as dhbv.network.topology.DEFAULT_MIN_SLOPE.
+DEFAULT_MIN_SLOPE = 1e-3
 _MAX_OUTLETS_IN_ATTRS = 1000
 
 
@@ -177,6 +176,9 @@ def write_network(net: Network, path: str | Path) -> Path:
 
 
 def _network_from_dataset(ds, source: str) -> Network:
+    from dhbv.network.network import Network
+    from dhbv.network.topology import strahler_order, topology_from_coo
+
     for v in ("order", "indices_0", "indices_1"):
         if v not in ds:
             raise DhbvInputError(f"{source}: variable {v!r} missing; not a dhbv network file")
@@ -240,6 +242,9 @@ def read_network(path: str | Path, *, min_slope: float | None = None) -> Network
 
 def _read_ddr_zarr(path: Path) -> Network:
     import zarr
+
+    from dhbv.network.network import Network
+    from dhbv.network.topology import strahler_order, topology_from_coo
 
     try:
         g = zarr.open_group(str(path), mode="r")

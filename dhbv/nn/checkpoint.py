@@ -50,7 +50,9 @@ _WRAPPER_KEYS = ("state_dict", "model_state_dict", "nn_trainable", "model")
 _PREFIXES = ("module.", "_orig_mod.", "networks.")
 
 
-def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Tensor], dict]:
+def read_state_dict(
+    source: str | os.PathLike | Mapping[str, Any],
+) -> tuple[dict[str, Tensor], dict]:
     """Load a checkpoint (path or already loaded mapping) → (flat tensor dict, metadata dict).
 
     Accepts a bare state dict or a dict wrapping one under ``state_dict``, ``model_state_dict``,
@@ -64,7 +66,9 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # pickle or format errors: one line for the user
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise DhbvInputError(f"checkpoint {path} cannot be read as a weights-only torch file: {first}") from None
+            raise DhbvInputError(
+                f"checkpoint {path} cannot be read as a weights-only torch file: {first}"
+            ) from None
         where = path
     else:
         obj, where = source, "checkpoint"
@@ -73,7 +77,11 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
     meta: dict = {}
     for key in _WRAPPER_KEYS:
         inner = obj.get(key)
-        if isinstance(inner, Mapping) and inner and all(isinstance(v, Tensor) for v in inner.values()):
+        if (
+            isinstance(inner, Mapping)
+            and inner
+            and all(isinstance(v, Tensor) for v in inner.values())
+        ):
             meta = {k: v for k, v in obj.items() if k != key}
             obj = inner
             break
@@ -85,13 +93,13 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
 
 def _strip_prefixes(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     if any(k.startswith("nn_model.") for k in sd):  # δMG DplModel wrapper: keep the network only
-        sd = {k[len("nn_model."):]: v for k, v in sd.items() if k.startswith("nn_model.")}
+        sd = {k[len("nn_model.") :]: v for k, v in sd.items() if k.startswith("nn_model.")}
     changed = True
     while changed:
         changed = False
         for p in _PREFIXES:
             if sd and all(k.startswith(p) for k in sd):
-                sd = {k[len(p):]: v for k, v in sd.items()}
+                sd = {k[len(p) :]: v for k, v in sd.items()}
                 changed = True
     return dict(sd)
 
@@ -116,7 +124,9 @@ def _need(sd: Mapping[str, Tensor], key: str, ndim: int) -> Tensor:
         raise DhbvInputError(f"checkpoint lacks tensor {key!r}")
     t = sd[key]
     if t.dim() != ndim:
-        raise DhbvInputError(f"checkpoint tensor {key!r} has shape {list(t.shape)}, expected {ndim} dimensions")
+        raise DhbvInputError(
+            f"checkpoint tensor {key!r} has shape {list(t.shape)}, expected {ndim} dimensions"
+        )
     return t
 
 
@@ -137,7 +147,9 @@ def _map_dmg_lstm_mlp(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], str]
     }
     idx = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"ann\.h2h(\d+)\.weight", k)))
     if idx != list(range(1, len(idx) + 1)):
-        raise DhbvInputError(f"checkpoint MLP hidden layers ann.h2h<k> are not numbered 1..N: {idx}")
+        raise DhbvInputError(
+            f"checkpoint MLP hidden layers ann.h2h<k> are not numbered 1..N: {idx}"
+        )
     for k in idx:
         out[f"mlp.hidden.{k}.weight"] = _need(sd, f"ann.h2h{k}.weight", 2)
         out[f"mlp.hidden.{k}.bias"] = _need(sd, f"ann.h2h{k}.bias", 1)
@@ -154,7 +166,9 @@ def _map_dmg_stack(sd: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], str | N
         "lstm.linear_out.bias": _need(sd, "linear_out.bias", 1),
     }
     if any(k.endswith("_l1") or "_reverse" in k for k in sd if k.startswith("lstm_inv.")):
-        raise DhbvInputError("checkpoint LSTM has more than one layer or is bidirectional; dhbv supports one forward layer")
+        raise DhbvInputError(
+            "checkpoint LSTM has more than one layer or is bidirectional; dhbv supports one forward layer"
+        )
     activation = None
     if "in_proj.weight" in sd:
         out["lstm.linear_in.weight"] = _need(sd, "in_proj.weight", 2)
@@ -176,7 +190,11 @@ def _infer_architecture(sd: Mapping[str, Tensor], activation: str) -> NetworkArc
     four_h, h = w_hh.shape
     if four_h != 4 * h:
         raise DhbvInputError(f"checkpoint LSTM W_hh has shape {list(w_hh.shape)}, expected [4H, H]")
-    if w_ih.shape[0] != 4 * h or sd["lstm.bias_ih"].shape != (4 * h,) or sd["lstm.bias_hh"].shape != (4 * h,):
+    if (
+        w_ih.shape[0] != 4 * h
+        or sd["lstm.bias_ih"].shape != (4 * h,)
+        or sd["lstm.bias_hh"].shape != (4 * h,)
+    ):
         raise DhbvInputError(f"checkpoint LSTM weights/biases do not agree on hidden size {h}")
     projection = "lstm.linear_in.weight" in sd
     if projection:
@@ -190,7 +208,9 @@ def _infer_architecture(sd: Mapping[str, Tensor], activation: str) -> NetworkArc
         n_lstm_in = w_ih.shape[1]
     w_out = sd["lstm.linear_out.weight"]
     if w_out.shape[1] != h:
-        raise DhbvInputError(f"checkpoint LSTM output layer {list(w_out.shape)} does not take hidden size {h}")
+        raise DhbvInputError(
+            f"checkpoint LSTM output layer {list(w_out.shape)} does not take hidden size {h}"
+        )
     n_layers = sum(1 for k in sd if re.fullmatch(r"mlp\.hidden\.\d+\.weight", k))
     first = sd["mlp.hidden.0.weight"]
     width, n_static = first.shape
@@ -202,7 +222,9 @@ def _infer_architecture(sd: Mapping[str, Tensor], activation: str) -> NetworkArc
             )
     m_out = sd["mlp.output.weight"]
     if m_out.shape[1] != width:
-        raise DhbvInputError(f"checkpoint MLP output layer {list(m_out.shape)} does not take width {width}")
+        raise DhbvInputError(
+            f"checkpoint MLP output layer {list(m_out.shape)} does not take width {width}"
+        )
     nmul = nmul_from_widths(w_out.shape[0], m_out.shape[0])
     n_dyn = n_lstm_in - n_static
     if n_dyn < 1:
@@ -223,7 +245,10 @@ def _infer_architecture(sd: Mapping[str, Tensor], activation: str) -> NetworkArc
 
 
 def convert_state_dict(
-    sd: Mapping[str, Tensor], *, lstm_input_activation: str | None = None, meta: Mapping | None = None
+    sd: Mapping[str, Tensor],
+    *,
+    lstm_input_activation: str | None = None,
+    meta: Mapping | None = None,
 ) -> tuple[NetworkArchitecture, dict[str, Tensor], str]:
     """Map a state dict of any recognised layout to :class:`ParameterNetworks` names.
 
@@ -262,14 +287,18 @@ def load_networks(
     are not stored in δMG files, hence arguments (paper: 0.5 / 0.5).
     """
     tensors, meta = read_state_dict(source)
-    arch, mapped, _ = convert_state_dict(tensors, lstm_input_activation=lstm_input_activation, meta=meta)
+    arch, mapped, _ = convert_state_dict(
+        tensors, lstm_input_activation=lstm_input_activation, meta=meta
+    )
     dtype = mapped["lstm.weight_ih"].dtype
     nets = ParameterNetworks(arch, lstm_dropout, mlp_dropout, dtype=dtype)
     expected = nets.state_dict()
     extra = sorted(set(mapped) - set(expected))
     missing = sorted(set(expected) - set(mapped))
     if extra or missing:
-        raise DhbvInputError(f"checkpoint does not match the inferred networks: unexpected {extra[:4]}, missing {missing[:4]}")
+        raise DhbvInputError(
+            f"checkpoint does not match the inferred networks: unexpected {extra[:4]}, missing {missing[:4]}"
+        )
     for k, v in mapped.items():
         if tuple(v.shape) != tuple(expected[k].shape):
             raise DhbvInputError(

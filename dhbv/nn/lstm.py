@@ -170,9 +170,7 @@ class DropConnectLSTM(nn.Module):
         [T, B, n_outputs] sigmoid outputs in (0, 1) (and the final state if requested).
         """
         if x.dim() != 3 or x.shape[-1] != self.n_inputs:
-            raise DhbvInputError(
-                f"LSTM input must be [T, B, {self.n_inputs}], got {list(x.shape)}"
-            )
+            raise DhbvInputError(f"LSTM input must be [T, B, {self.n_inputs}], got {list(x.shape)}")
         z = self.project_inputs(x)
         b = x.shape[1]
         if state is None:

@@ -39,9 +39,18 @@ class NetworkArchitecture:
     lstm_input_activation: str = "relu"
 
     def __post_init__(self) -> None:
-        for name in ("n_dynamic_inputs", "n_static_inputs", "nmul", "lstm_hidden", "mlp_hidden", "mlp_layers"):
+        for name in (
+            "n_dynamic_inputs",
+            "n_static_inputs",
+            "nmul",
+            "lstm_hidden",
+            "mlp_hidden",
+            "mlp_layers",
+        ):
             if int(getattr(self, name)) < 1:
-                raise DhbvInputError(f"network architecture: {name} must be ≥ 1, got {getattr(self, name)}")
+                raise DhbvInputError(
+                    f"network architecture: {name} must be ≥ 1, got {getattr(self, name)}"
+                )
 
     @property
     def lstm_inputs(self) -> int:

@@ -73,7 +73,9 @@ def compute_statistics(
     names = list(variables) if variables is not None else _variables_of(data)
     missing = [n for n in names if n not in data]
     if missing:
-        raise DhbvInputError(f"cannot compute normalisation statistics: variables {missing} not in the data")
+        raise DhbvInputError(
+            f"cannot compute normalisation statistics: variables {missing} not in the data"
+        )
     stats: Statistics = {}
     for name in names:
         values = np.asarray(data[name], dtype=np.float64).ravel()
@@ -106,9 +108,13 @@ def load_statistics(path: str | os.PathLike) -> Statistics:
     except FileNotFoundError:
         raise DhbvInputError(f"normalisation statistics file {path} does not exist") from None
     except json.JSONDecodeError as err:
-        raise DhbvInputError(f"normalisation statistics file {path} is not valid JSON: {err}") from None
+        raise DhbvInputError(
+            f"normalisation statistics file {path} is not valid JSON: {err}"
+        ) from None
     if not isinstance(raw, dict):
-        raise DhbvInputError(f"normalisation statistics file {path} must hold a JSON object name → [p10, p90, mean, std]")
+        raise DhbvInputError(
+            f"normalisation statistics file {path} must hold a JSON object name → [p10, p90, mean, std]"
+        )
     _validate(raw, path)
     return {str(k): [float(x) for x in v] for k, v in raw.items()}
 
@@ -126,7 +132,9 @@ def _validate(stats: Mapping[str, Any], where: str) -> None:
                 f"normalisation statistics {where}: entry {name!r} must be 4 finite numbers [p10, p90, mean, std]"
             )
         if vals[3] <= 0.0:
-            raise DhbvInputError(f"normalisation statistics {where}: std of {name!r} is {vals[3]}, must be > 0")
+            raise DhbvInputError(
+                f"normalisation statistics {where}: std of {name!r} is {vals[3]}, must be > 0"
+            )
 
 
 def require_statistics(stats: Mapping[str, Sequence[float]], names: Sequence[str]) -> None:
@@ -161,14 +169,18 @@ def interpolate_nan_time(x: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(filled, 0, axis))
 
 
-def _mean_std(stats: Mapping[str, Sequence[float]], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _mean_std(
+    stats: Mapping[str, Sequence[float]], names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     require_statistics(stats, names)
     mean = np.array([float(stats[n][2]) for n in names], dtype=np.float64)
     std = np.array([float(stats[n][3]) for n in names], dtype=np.float64)
     return mean, std
 
 
-def normalize(x: Any, names: Sequence[str], stats: Mapping[str, Sequence[float]], *, axis: int = -1):
+def normalize(
+    x: Any, names: Sequence[str], stats: Mapping[str, Sequence[float]], *, axis: int = -1
+):
     """z-score ``x`` whose ``axis`` runs over ``names``: (x − mean)/std, then NaN → 0.
 
     Accepts numpy arrays (returned as float32 unless float64 given) and torch tensors (returned on
@@ -200,13 +212,19 @@ def normalize_forcing(
     """Forcing [T, B, n_var] (raw units) → interpolate NaNs in time per unit → z-score → NaN → 0."""
     arr = np.asarray(x)
     if arr.ndim != 3:
-        raise DhbvInputError(f"forcing to normalise must be [T, B, n_var], got shape {list(arr.shape)}")
+        raise DhbvInputError(
+            f"forcing to normalise must be [T, B, n_var], got shape {list(arr.shape)}"
+        )
     return normalize(interpolate_nan_time(arr, axis=time_axis), names, stats, axis=-1)
 
 
-def normalize_attributes(a: np.ndarray, names: Sequence[str], stats: Mapping[str, Sequence[float]]) -> np.ndarray:
+def normalize_attributes(
+    a: np.ndarray, names: Sequence[str], stats: Mapping[str, Sequence[float]]
+) -> np.ndarray:
     """Attributes [B, n_attr] (raw units) → z-score → NaN → 0."""
     arr = np.asarray(a)
     if arr.ndim != 2:
-        raise DhbvInputError(f"attributes to normalise must be [B, n_attr], got shape {list(arr.shape)}")
+        raise DhbvInputError(
+            f"attributes to normalise must be [B, n_attr], got shape {list(arr.shape)}"
+        )
     return normalize(arr, names, stats, axis=-1)

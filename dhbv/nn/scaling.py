@@ -35,14 +35,42 @@ __all__ = [
 
 DYNAMIC_LAYOUT: tuple[str, ...] = ("BETA", "K0", "BETAET")
 STATIC_LAYOUT: tuple[str, ...] = (
-    "FC", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "C", "RT", "AC",
+    "FC",
+    "K1",
+    "K2",
+    "LP",
+    "PERC",
+    "UZL",
+    "TT",
+    "CFMAX",
+    "CFR",
+    "CWH",
+    "C",
+    "RT",
+    "AC",
 )
 ROUTING_LAYOUT: tuple[str, ...] = ("route_a", "route_b")
 
 # Canonical table order of model_spec §2.2 (defines the sort key for dynamic parameters).
 _TABLE_ORDER: tuple[str, ...] = (
-    "BETA", "FC", "K0", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH",
-    "BETAET", "C", "RT", "AC", "route_a", "route_b",
+    "BETA",
+    "FC",
+    "K0",
+    "K1",
+    "K2",
+    "LP",
+    "PERC",
+    "UZL",
+    "TT",
+    "CFMAX",
+    "CFR",
+    "CWH",
+    "BETAET",
+    "C",
+    "RT",
+    "AC",
+    "route_a",
+    "route_b",
 )
 
 
@@ -56,7 +84,9 @@ def canonical_dynamic_order(names: Sequence[str]) -> tuple[str, ...]:
     names = [str(n) for n in names]
     unknown = [n for n in names if n not in _TABLE_ORDER]
     if unknown:
-        raise DhbvInputError(f"unknown dynamic parameter name(s) {unknown}; known: {list(_TABLE_ORDER)}")
+        raise DhbvInputError(
+            f"unknown dynamic parameter name(s) {unknown}; known: {list(_TABLE_ORDER)}"
+        )
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise DhbvInputError(f"dynamic parameter(s) listed twice: {dup}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from dhbv.errors import DhbvInputError
@@ -52,31 +54,31 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
     if not 0 <= int(warmup) < n_t:
         raise DhbvInputError(f"warmup: {warmup} must be in [0, T={n_t}); shorten the warm-up "
                              "or lengthen the forcing window")
-    f = forcing.detach()
+    # one min/max pass per tensor: NaN propagates through min/max and inf shows up in them
+    f_min, f_max = torch.aminmax(forcing.detach().reshape(-1, 3), dim=0)
     names = ("P", "T", "PET")
-    finite = torch.isfinite(f).all(dim=(0, 1))
     for i in range(3):
-        if not bool(finite[i]):
+        lo, hi = float(f_min[i]), float(f_max[i])
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"forcing[{names[i]}]: contains NaN or inf; interpolate gaps "
                                  "in time and set remaining NaN to 0 before the physics")
-    if bool((f[..., 0] < 0).any()):
+    if float(f_min[0]) < 0:
         raise DhbvInputError("forcing[P]: negative precipitation found; precipitation must be "
                              ">= 0 mm/d (clip or fix the source data)")
-    if bool((f[..., 2] < 0).any()):
+    if float(f_min[2]) < 0:
         raise DhbvInputError("forcing[PET]: negative PET found; PET must be >= 0 mm/d")
-    t_mean = float(f[..., 1].mean())
+    t_mean = float(forcing.detach()[..., 1].mean())
     if t_mean > KELVIN_MEAN_LIMIT:
         raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
                              "convert to °C (subtract 273.15)")
     for name, x in (("dyn", dyn), ("static", static), ("routing", routing)):
-        xd = x.detach()
-        if not bool(torch.isfinite(xd).all()):
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"{name}: parameters contain NaN or inf; check the network "
                                  "outputs")
-        if bool(((xd < 0) | (xd > 1)).any()):
-            raise DhbvInputError(f"{name}: normalised parameters outside [0, 1] (min "
-                                 f"{float(xd.min()):.3g}, max {float(xd.max()):.3g}); pass "
-                                 "sigmoid outputs, not physical values")
+        if lo < 0 or hi > 1:
+            raise DhbvInputError(f"{name}: normalised parameters outside [0, 1] (min {lo:.3g}, "
+                                 f"max {hi:.3g}); pass sigmoid outputs, not physical values")
     if initial_states is not None:
         _require_tensor("initial_states", initial_states)
         if initial_states.shape != (5, n_b, n_mul):

@@ -88,7 +88,8 @@ def batch_matrix(membership: Membership, gauge_indices, dtype=torch.float32, dev
         vals.extend(wa.tolist())
     m = torch.sparse_coo_tensor(
         torch.tensor([rows, cols], dtype=torch.long), torch.tensor(vals, dtype=dtype),
-        size=(len(gauge_indices), len(units)), device=device).coalesce()
+        size=(len(gauge_indices), len(units)), device=device,
+        check_invariants=False).coalesce()
     return m, units
 
 

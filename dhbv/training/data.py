@@ -19,6 +19,7 @@ Source types (keys):
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ import xarray as xr
 from dhbv.errors import DhbvInputError
 from dhbv.io import standard as std
 from dhbv.training.aggregation import Membership
+
+log = logging.getLogger(__name__)
 
 HBV_UPAREA = "uparea"          # km², upstream area used by the HBV exchange term
 HBV_ELEV = "meanelevation"     # m, unit mean elevation used by the 2000 m switch
@@ -279,7 +282,15 @@ def merge_standard(parts, attribute_names) -> BasinData:
         if a is None:
             raise DhbvInputError("unit attributes do not cover every unit of the forcing; add the "
                                  "missing units' attributes")
-        std.validate_unit_attributes(a, need)
+        std.validate_unit_attributes(a, [HBV_UPAREA, HBV_ELEV])
+        for n in attribute_names:
+            if n not in a:
+                raise DhbvInputError(f"unit attributes: attribute '{n}' is missing; add it to the "
+                                     "attribute source or remove it from model.attributes")
+            nbad = int((~np.isfinite(a[n].values)).sum())
+            if nbad:
+                log.warning("attribute %s is NaN for %d unit(s); it enters the networks as 0 "
+                            "(the normalised mean)", n, nbad)
         fr = f.reindex(time=time)
         forcing.append(np.stack([fr[v].values for v in FORCING_VARS], -1))
         attrs.append(np.stack([a[n].values for n in attribute_names], -1) if attribute_names

@@ -20,10 +20,11 @@ def rmse_comb(pred: torch.Tensor, obs: torch.Tensor, *, alpha: float = 0.25,
         raise ValueError("no valid observation in this batch")
     p = pred[mask]
     y = obs[mask]
-    rmse = torch.sqrt(torch.mean((p - y) ** 2))
+    # clamp_min keeps the gradient finite when a term is exactly 0 (forward unchanged above 1e-12)
+    rmse = torch.sqrt(torch.mean((p - y) ** 2).clamp_min(1e-12))
     gp = torch.log10(torch.sqrt(torch.clamp(p, min=0.0) + beta) + 0.1)
     gy = torch.log10(torch.sqrt(torch.clamp(y, min=0.0) + beta) + 0.1)
-    rmse_log = torch.sqrt(torch.mean((gp - gy) ** 2))
+    rmse_log = torch.sqrt(torch.mean((gp - gy) ** 2).clamp_min(1e-12))
     return (1.0 - alpha) * rmse + alpha * rmse_log
 
 

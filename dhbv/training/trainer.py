@@ -63,7 +63,9 @@ def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
                     lstm_hidden=int(model_cfg["lstm_hidden"]),
                     mlp_hidden=int(model_cfg["mlp_hidden"]), mlp_layers=int(model_cfg["mlp_layers"]),
                     dropout=float(model_cfg["dropout"]),
-                    options=HbvOptions(**(model_cfg.get("options") or {})))
+                    options=HbvOptions(**(model_cfg.get("options") or {})),
+                    lstm_dropout=model_cfg.get("lstm_dropout"), mlp_dropout=model_cfg.get("mlp_dropout"),
+                    dy_drop=float(model_cfg.get("dy_drop") or 0.0))
 
 
 @dataclass
@@ -325,6 +327,7 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
 
             bar = tqdm(total=n_it * n_ep, initial=min(epoch * n_it + step, n_it * n_ep),
                        desc=f"train m{member}", unit="step", dynamic_ncols=True)
+        m_t0 = time.time() - state.get("elapsed", 0.0)
         while epoch < n_ep and not state["done"]:
             ep_t0 = time.time()
             model.train()
@@ -393,6 +396,11 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
             log.info("member %d epoch %d: train loss %.4f, val loss %.4f, val median NSE %.3f",
                      member, epoch + 1, train_loss, val_loss, val_nse)
             epoch, step = epoch + 1, 0
+            state["elapsed"] = time.time() - m_t0
+            if t["max_minutes"] and state["elapsed"] > 60.0 * float(t["max_minutes"]):
+                log.info("member %d: time budget of %s min reached after epoch %d", member,
+                         t["max_minutes"], epoch)
+                state["done"] = True
             if epoch % int(t["checkpoint_every"]) == 0 or epoch == n_ep or state["done"]:
                 save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, 0), model=model,
                                 optimizer=opt, scheduler=sched, member=member, epoch=epoch,

@@ -1,0 +1,128 @@
+"""DeltaHBV: networks → layout → run_hbv2, checkpoints, input checks (CONTRACTS.md)."""
+
+import pytest
+import torch
+
+from dhbv.errors import DhbvInputError
+from dhbv.nn.scaling import DYNAMIC_LAYOUT, ROUTING_LAYOUT, STATIC_LAYOUT
+
+hbv2 = pytest.importorskip("dhbv.physics.hbv2")
+from dhbv.model import DeltaHBV  # noqa: E402
+
+T, B, WARMUP = 120, 5, 20
+
+
+def make_inputs(t=T, b=B, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    xd = torch.randn(t, b, 3, generator=g, dtype=dtype)
+    xs = torch.randn(b, 4, generator=g, dtype=dtype)
+    p = 20.0 * torch.rand(t, b, generator=g, dtype=dtype)
+    temp = 10.0 + 8.0 * torch.randn(t, b, generator=g, dtype=dtype)
+    pet = 3.0 * torch.rand(t, b, generator=g, dtype=dtype)
+    forcing = torch.stack([p, temp, pet], dim=-1)
+    uparea = torch.linspace(20.0, 4000.0, b, dtype=dtype)
+    elev = torch.linspace(100.0, 2500.0, b, dtype=dtype)
+    return xd, xs, forcing, uparea, elev
+
+
+def small_model(**kw):
+    torch.manual_seed(0)
+    args = dict(nmul=2, lstm_hidden=8, mlp_hidden=16, mlp_layers=2)
+    args.update(kw)
+    return DeltaHBV(3, 4, **args)
+
+
+def test_layout_names_agree_with_physics():
+    assert hbv2.DYNAMIC_PARAMETERS == DYNAMIC_LAYOUT
+    assert hbv2.STATIC_PARAMETERS == STATIC_LAYOUT
+    assert hbv2.ROUTING_PARAMETERS == ROUTING_LAYOUT
+
+
+def test_forward_equals_networks_then_physics():
+    model = small_model().eval()
+    xd, xs, f, up, el = make_inputs()
+    out = model(xd, xs, f, up, el, warmup=WARMUP)
+    for key in ("streamflow", "runoff", "AET"):
+        assert out[key].shape == (T - WARMUP, B)
+        assert torch.isfinite(out[key]).all()
+    # independent composition: LSTM on [forcing, attributes], MLP on attributes, parameter-major split
+    nets = model.networks
+    lstm_out = nets.lstm(torch.cat([xd, xs.expand(T, -1, -1)], dim=-1))
+    mlp_out = nets.mlp(xs)
+    dyn = lstm_out.reshape(T, B, 3, 2)
+    static = mlp_out[:, :26].reshape(B, 13, 2)
+    routing = mlp_out[:, 26:]
+    ref = hbv2.run_hbv2(f, dyn, static, routing, up, el, warmup=WARMUP, options=model.options)
+    for key in ("streamflow", "runoff", "AET"):
+        torch.testing.assert_close(out[key], ref[key], rtol=0, atol=0)
+    assert model.nmul == 2 and model.arch.n_static_inputs == 4
+
+
+def test_gradients_reach_both_networks():
+    model = small_model().train()
+    xd, xs, f, up, el = make_inputs(t=400, b=3)
+    out = model(xd, xs, f, up, el, warmup=30)
+    out["streamflow"].mean().backward()
+    nets = model.networks
+    for p in (
+        nets.lstm.weight_ih,
+        nets.lstm.linear_out.weight,
+        nets.mlp.hidden[0].weight,
+        nets.mlp.output.weight,
+    ):
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_float64_mode():
+    model = small_model().double().eval()
+    xd, xs, f, up, el = make_inputs(dtype=torch.float64)
+    out = model(xd, xs, f, up, el)
+    assert out["streamflow"].dtype == torch.float64
+
+
+def test_dy_drop_only_in_training():
+    model = small_model(dy_drop=1.0)
+    xd, xs, _, _, _ = make_inputs()
+    model.eval()
+    dyn_eval, _, _ = model.hbv_parameters(xd, xs)
+    assert not torch.allclose(dyn_eval[0], dyn_eval[-1])
+    model.train()
+    dyn_train, _, _ = model.hbv_parameters(xd, xs)
+    torch.testing.assert_close(dyn_train, dyn_train[-1:].expand_as(dyn_train))
+
+
+def test_dynamic_parameter_order_is_canonicalised():
+    model = small_model(dynamic_parameters=["BETAET", "K0", "BETA"])
+    assert model.dynamic_parameters == ("BETA", "K0", "BETAET")
+    with pytest.raises(DhbvInputError, match="exactly"):
+        small_model(dynamic_parameters=["BETA", "K0", "TT"])
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    model = small_model(nmul=3, lstm_input_activation="none").eval()
+    path = tmp_path / "dhbv.pt"
+    model.save(path)
+    again = DeltaHBV.from_checkpoint(path, model.options).eval()
+    assert again.arch == model.arch
+    xd, xs, f, up, el = make_inputs()
+    a = model(xd, xs, f, up, el, warmup=WARMUP)
+    b = again(xd, xs, f, up, el, warmup=WARMUP)
+    torch.testing.assert_close(a["streamflow"], b["streamflow"], rtol=0, atol=0)
+    # a plain DeltaHBV.state_dict() loads too (activation must then be named)
+    sd_model = DeltaHBV.from_checkpoint(model.state_dict(), lstm_input_activation="none")
+    assert sd_model.arch == model.arch
+
+
+def test_input_errors():
+    model = small_model()
+    xd, xs, f, up, el = make_inputs()
+    with pytest.raises(DhbvInputError, match=r"\[T, B, 3\]"):
+        model(xd[..., :2], xs, f, up, el)
+    with pytest.raises(DhbvInputError, match=r"\[B, 4\]"):
+        model(xd, xs[:, :3], f, up, el)
+    with pytest.raises(DhbvInputError, match="uparea"):
+        model(xd, xs, f, up[:3], el)
+    with pytest.raises(DhbvInputError, match="raw forcing"):
+        model(xd, xs, f[..., :2], up, el)
+    with pytest.raises(DhbvInputError, match="warmup"):
+        model(xd, xs, f, up, el, warmup=T)
