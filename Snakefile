@@ -25,15 +25,18 @@ validate_config(
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/topology.smk"
+include: "workflow/rules/forcing.smk"
 include: "workflow/rules/collect.smk"
 
 
 localrules:
     all,
     all_networks,
+    all_forcing,
 
 
 rule all:
     default_target: True
     input:
         rules.all_networks.input,
+        rules.all_forcing.input,

@@ -109,10 +109,14 @@ def main():
     except ValueError:
         have_oracle = False
     baseline = "hydrodl2" if have_oracle else "reference"
-    print(f"baseline: {'hydrodl2 1.4.0 Hbv_2' if have_oracle else 'dhbv plain-torch reference (hydrodl2 not installed)'}")
+    if have_oracle:
+        print("baseline: hydrodl2 1.4.0 Hbv_2")
+    else:
+        print("baseline: dhbv plain-torch reference (hydrodl2 not installed)")
     print(f"cpus: {os.cpu_count()}; times = best of {args.repeats} (baseline: best of "
           f"{max(1, args.repeats - 1)}); memory = peak RSS increase")
-    header = f"{'case':34s} {'mode':8s} {'dhbv s':>8s} {'base s':>8s} {'speedup':>8s} {'dhbv MiB':>9s} {'base MiB':>9s}"
+    header = (f"{'case':34s} {'mode':8s} {'dhbv s':>8s} {'base s':>8s} {'speedup':>8s} "
+              f"{'dhbv MiB':>9s} {'base MiB':>9s}")
     print(header, flush=True)
     for case in args.cases.split(","):
         n_b, n_t, nmul = CASES[case]

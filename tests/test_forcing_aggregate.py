@@ -125,8 +125,8 @@ def test_tiling_polygons_conserve_volume(tmp_path):
 
 
 def test_geographic_cell_area_weighting_high_latitude(tmp_path):
-    # one column, two 5-degree rows: 60-65 N (value 0) and 65-70 N (value 1)
-    x, y = np.array([12.5]), np.array([62.5, 67.5])
+    # two 5-degree rows: 60-65 N (value 0) and 65-70 N (value 1); polygon = the west column
+    y = np.array([62.5, 67.5])
     P = np.broadcast_to(np.array([0.0, 1.0])[None, :, None], (2, 2, 1))
     grid = write_grid(tmp_path / "g.nc", np.array([12.5, 17.5]), y,
                       {"prcp": np.concatenate([P, P], axis=2), "tmax": 1.0, "tmin": -1.0})

@@ -41,6 +41,7 @@ def test_dry_run_default_config(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["build_topology"] == 2
+    assert counts["aggregate_forcing"] == 2 and counts["build_coverage_weights"] == 2
 
 
 def test_lint_is_clean(tmp_path):
@@ -110,3 +111,14 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("build_topology") == 2
     assert counts.get("build_gauge_subnetworks") == 1
+
+
+def test_demo_forcing_sub_units_conserve_basin_volume(demo_run):
+    """Area-weighted mean of the 19 sub-unit series equals the basin-polygon series."""
+    basin = xr.open_dataset(demo_run / "results/forcing/stehekin_basin/unit_forcing.nc")
+    subs = xr.open_dataset(demo_run / "results/forcing/stehekin_subunits/unit_forcing.nc")
+    assert subs.sizes["unit"] == 19 and basin.sizes["unit"] == 1
+    assert basin["P"].attrs["units"] == "mm d-1"
+    weighted = (subs["P"] * subs["area"]).sum("unit") / subs["area"].sum()
+    total_basin = float(basin["P"].sum())
+    assert abs(float(weighted.sum()) - total_basin) / total_basin < 5e-4

@@ -18,7 +18,6 @@ degC) by :func:`to_standard_units`.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

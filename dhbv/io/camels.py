@@ -174,7 +174,7 @@ def read_camels_streamflow(path, area_km2: float | None = None) -> pd.Series:
         raise DhbvInputError(f"CAMELS streamflow file {path} not found")
     df = pd.read_csv(path, sep=r"\s+", header=None, names=["gauge", "y", "m", "d", "q", "flag"],
                      dtype={"gauge": str, "flag": str})
-    q = df["q"].to_numpy(dtype=np.float64)
+    q = df["q"].to_numpy(dtype=np.float64, copy=True)
     q[(q <= -999 + 1e-9) | (df["flag"].astype(str).str.startswith("M").to_numpy())] = np.nan
     if np.nanmin(q, initial=0.0) < 0:
         raise DhbvInputError(f"{path}: negative streamflow values other than -999")

@@ -86,7 +86,7 @@ def build_caravan_standard(timeseries_dir, basin_ids, attribute_table: pd.DataFr
         PET = np.stack([f["PET_source"].to_numpy() for f in frames], 1)
         note = "ERA5-Land potential_evaporation_sum (Caravan)"
     else:
-        doy = time.dayofyear.to_numpy()[:, None]
+        doy = time.day_of_year.to_numpy()[:, None]
         PET = compute_pet(pet_method, lat_deg=lat[None, :], day_of_year=doy, tmean_c=T)
         note = f"{pet_method} from T mean and latitude (dhbv.forcing.pet)"
     forcing = make_unit_forcing(

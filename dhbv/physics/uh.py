@@ -45,7 +45,8 @@ def gamma_uh_weights(route_a: torch.Tensor, route_b: torch.Tensor, length: int =
     """UH weights [B, length] (sum 1 per unit) from physical route_a, route_b (each [B]).
 
     ``midpoint``: w_k ∝ t_k^(a−1) exp(−t_k/θ), t_k = k + 0.5 (the normalising constant
-    Γ(a)θ^a cancels in the renormalisation). ``integrated``: w_k ∝ P(a, (k+1)/θ) − P(a, k/θ).
+    Γ(a)θ^a cancels in the renormalisation).
+    ``integrated``: w_k ∝ P(a, (k+1)/θ) − P(a, k/θ).
     """
     if length < 1:
         raise ValueError(f"uh_length must be >= 1, got {length}")

@@ -59,7 +59,7 @@ def _expected_total(r: requests.Response, offset: int) -> int | None:
 
 
 def download(url: str, dest, *, sha256: str | None = None, size: int | None = None, retries: int = 3,
-             timeout: float = 60.0, chunk_size: int = 1 << 20, backoff: float = 1.0,
+             timeout: float = 60.0, chunk_size: int = 1 << 16, backoff: float = 1.0,
              session: requests.Session | None = None) -> Path:
     """Download ``url`` to ``dest`` robustly and return ``dest``.
 
@@ -119,7 +119,11 @@ def download(url: str, dest, *, sha256: str | None = None, size: int | None = No
                             if block:
                                 fh.write(block)
             except _RETRY_EXC as exc:
-                last_err = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                got = part.stat().st_size if part.exists() else 0
+                if total is not None and got < total or "IncompleteRead" in str(exc):
+                    last_err = f"truncated: connection closed after {got} of {total if total is not None else '?'} bytes"
+                else:
+                    last_err = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 log.warning("download of %s interrupted (%s); attempt %d/%d", url, last_err, attempt + 1, retries + 1)
                 continue
             got = part.stat().st_size if part.exists() else 0
@@ -225,7 +229,7 @@ def retrieve_file(dest, *, source: str, url: str | None = None, prestaged_path=N
         if prestaged_path and Path(prestaged_path).exists():
             return copy_prestaged(prestaged_path, dest, sha256=sha256, size=size)
     elif source == "prestaged":
-        if prestaged_path and Path(prestaged_path).exists():
+        if prestaged_path:
             return copy_prestaged(prestaged_path, dest, sha256=sha256, size=size)
     else:
         raise DhbvInputError(f"data.source must be 'online' or 'prestaged', got {source!r}")

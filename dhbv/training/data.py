@@ -59,6 +59,8 @@ class BasinData:
     obs: np.ndarray
     membership: Membership
     provenance: list[str] = field(default_factory=list)
+    lat: np.ndarray | None = None    # [U] degrees north
+    lon: np.ndarray | None = None    # [U] degrees east
 
     def time_index(self, date) -> int:
         """Index of ``date`` on the time axis (error if outside)."""
@@ -115,7 +117,9 @@ class BasinData:
                        self.membership.unit_area[units], pairs)
         return BasinData(self.time, m.unit_ids, self.forcing[:, units], self.attribute_names,
                          self.attributes[units], self.uparea[units], self.elev[units], gauges,
-                         self.obs[:, sel], m, list(self.provenance))
+                         self.obs[:, sel], m, list(self.provenance),
+                         None if self.lat is None else self.lat[units],
+                         None if self.lon is None else self.lon[units])
 
 
 # ----------------------------------------------------------------------------- sources
@@ -138,7 +142,7 @@ def _recompute_pet(forcing: xr.Dataset, method: str) -> xr.Dataset:
             raise DhbvInputError("unit forcing has no PET and pet_method is 'keep'; set "
                                  "pet_method to hargreaves/oudin/hamon")
         return forcing
-    doy = pd.DatetimeIndex(forcing["time"].values).dayofyear.to_numpy()[:, None]
+    doy = pd.DatetimeIndex(forcing["time"].values).day_of_year.to_numpy()[:, None]
     lat = forcing["lat"].values[None, :]
     pet = compute_pet(method, lat_deg=lat, day_of_year=doy, tmean_c=forcing["T"].values,
                       tmin_c=forcing["Tmin"].values if "Tmin" in forcing else None,
@@ -269,7 +273,7 @@ def merge_standard(parts, attribute_names) -> BasinData:
     t0 = min(t[0] for t in times)
     t1 = max(t[-1] for t in times)
     time = pd.date_range(t0, t1, freq="D")
-    unit_ids, forcing, attrs, upa, elev, area = [], [], [], [], [], []
+    unit_ids, forcing, attrs, upa, elev, area, lat, lon = [], [], [], [], [], [], [], []
     gauge_ids, obs, mg, mu, mw = [], [], [], [], []
     provenance = []
     need = list(attribute_names) + [HBV_UPAREA, HBV_ELEV]
@@ -298,6 +302,8 @@ def merge_standard(parts, attribute_names) -> BasinData:
         upa.append(a[HBV_UPAREA].values)
         elev.append(a[HBV_ELEV].values)
         area.append(f["area"].values)
+        lat.append(f["lat"].values)
+        lon.append(f["lon"].values)
         unit_ids += uids
         q = std.observations_mm_per_day(o).transpose("time", "gauge").reindex(time=time)
         gids = [str(g) for g in o["gauge"].values]
@@ -323,7 +329,8 @@ def merge_standard(parts, attribute_names) -> BasinData:
     return BasinData(time, unit_ids, np.concatenate(forcing, 1).astype(np.float32),
                      list(attribute_names), np.concatenate(attrs, 0).astype(np.float64),
                      np.concatenate(upa).astype(np.float64), np.concatenate(elev).astype(np.float64),
-                     gauge_ids, np.concatenate(obs, 1).astype(np.float32), memb, provenance)
+                     gauge_ids, np.concatenate(obs, 1).astype(np.float32), memb, provenance,
+                     np.concatenate(lat).astype(np.float64), np.concatenate(lon).astype(np.float64))
 
 
 def write_standard(data: BasinData, out_dir) -> dict[str, Path]:
@@ -332,8 +339,8 @@ def write_standard(data: BasinData, out_dir) -> dict[str, Path]:
     m = data.membership
     f = std.make_unit_forcing(data.time, data.unit_ids, data.forcing[..., 0], data.forcing[..., 1],
                               data.forcing[..., 2], area=m.unit_area,
-                              lat=np.full(len(data.unit_ids), np.nan),
-                              lon=np.full(len(data.unit_ids), np.nan),
+                              lat=data.lat if data.lat is not None else np.full(len(data.unit_ids), np.nan),
+                              lon=data.lon if data.lon is not None else np.full(len(data.unit_ids), np.nan),
                               source="; ".join(data.provenance))
     table = {n: data.attributes[:, i] for i, n in enumerate(data.attribute_names)}
     table.setdefault(HBV_UPAREA, data.uparea)

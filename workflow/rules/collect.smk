@@ -5,3 +5,8 @@ rule all_networks:
     input:
         expand("results/network/{domain}/network.nc", domain=DOMAINS),
         expand("results/network/{domain}/gauge_subnetworks.nc", domain=GAUGED_DOMAINS),
+
+
+rule all_forcing:
+    input:
+        expand("results/forcing/{units}/unit_forcing.nc", units=FORCING_SETS),

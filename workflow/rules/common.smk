@@ -4,9 +4,11 @@
 wildcard_constraints:
     domain="[A-Za-z0-9_]+",
     gauge="[0-9]{8,15}",
+    units="[A-Za-z0-9_]+",
 
 
 DOMAINS = list(config["domains"])
+FORCING_SETS = list(config["forcing"]["sets"])
 GAUGED_DOMAINS = [d for d, c in config["domains"].items() if c.get("gauges")]
 
 

@@ -1,0 +1,48 @@
+"""CUDA kernels under numba's CUDA simulator (tiny case, subprocess) against the CPU kernels."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from dhbv.physics import kernels_cpu, kernels_cuda
+    assert kernels_cuda.available()
+    rng = np.random.default_rng(0)
+    B, M, T = 3, 2, 6
+    P = rng.gamma(0.6, 6.0, (B, T))
+    TC = rng.normal(1.0, 4.0, (B, T))
+    PET = rng.uniform(0, 4, (B, T))
+    dyn = np.stack([rng.uniform(1, 6, (B, M, T)), rng.uniform(0.05, 0.9, (B, M, T)),
+                    rng.uniform(0.3, 5, (B, M, T))], -1)
+    lo = np.array([50, 0.01, 0.001, 0.2, 0, 0, -2.5, 0.5, 0, 0, 0, -5.0])
+    hi = np.array([1000, 0.5, 0.2, 1, 10, 100, 2.5, 10, 0.1, 0.2, 1, 5.0])
+    sta = lo + rng.uniform(0, 1, (B, M, 12)) * (hi - lo)
+    s0 = rng.uniform(0, 30, (B, M, 5))
+    cst = kernels_cpu.make_constants(1e-5, M, np.float64)
+    for bounded in (False, True):
+        res = []
+        for fwd, bwd in ((kernels_cpu.forward_kernel, kernels_cpu.backward_kernel),
+                         (kernels_cuda.forward_arrays, kernels_cuda.backward_arrays)):
+            out = np.zeros((18, B, T)); store = np.zeros((B, M, T, 5)); fin = np.zeros((B, M, 5))
+            fwd(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, fin)
+            gout = np.linspace(-1, 1, 18 * B * T).reshape(18, B, T); gfin = np.ones((B, M, 5))
+            gdyn = np.zeros_like(dyn); gsta = np.zeros_like(sta); gs0 = np.zeros_like(s0)
+            bwd(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfin, gdyn, gsta, gs0)
+            res.append((out, fin, gdyn, gsta, gs0))
+        for a, b in zip(*res):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+    print("CUDASIM-OK")
+""")
+
+
+def test_cuda_kernels_in_simulator():
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    res = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "CUDASIM-OK" in res.stdout

@@ -1,0 +1,108 @@
+"""Trainer: exact resume after a crash, run-directory contents, config validation."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dhbv.config import resolve_config
+from dhbv.errors import DhbvInputError
+from dhbv.training import train
+from dhbv.training.trainer import WindowSampler
+
+DEMO = "resources/demo"
+BASINS = ["01022500", "01057000", "01139000"]
+
+
+def tiny_config(**train_over):
+    cfg = {
+        "run": {"seed": 7, "device": "cpu", "threads": 1},
+        "data": {"sources": [{"type": "caravan", "basins": BASINS,
+                              "timeseries_dir": f"{DEMO}/caravan_camels_us/timeseries",
+                              "attributes_dir": f"{DEMO}/camels_us/attributes",
+                              "pet_method": "oudin"}]},
+        "model": {"attributes": ["aridity", "meanP", "meanTa", "frac_forest"], "nmul": 2,
+                  "lstm_hidden": 8, "mlp_hidden": 16, "mlp_layers": 2, "warmup": 30},
+        "train": {"period": ["1981-10-01", "1982-09-30"],
+                  "validation_period": ["1982-07-01", "1982-09-30"],
+                  "rho": 40, "min_warmup": 30, "iterations_per_epoch": 4, "epochs": 2,
+                  "checkpoint_every": 1, "checkpoint_every_steps": 2, "progress": False},
+        "evaluation": {"period": ["1995-10-01", "1996-09-30"]},
+    }
+    cfg["train"].update(train_over)
+    return cfg
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)["members"][0]["weights"]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_resume_after_crash_gives_identical_weights(tmp_path):
+    cfg = tiny_config()
+    ref = train(copy.deepcopy(cfg), tmp_path / "ref")
+
+    def crash(member, epoch, step, loss):
+        if epoch == 1 and step == 3:                     # mid-epoch 2, after a step checkpoint
+            raise Crash("simulated kill")
+
+    with pytest.raises(Crash):
+        train(copy.deepcopy(cfg), tmp_path / "run", callbacks=[crash])
+    assert not (tmp_path / "run" / "model.pt").exists()
+    out = train(copy.deepcopy(cfg), tmp_path / "run")          # restart → resumes
+    a, b = _weights(ref), _weights(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    la = pd.read_csv(tmp_path / "ref" / "training_log.csv")
+    lb = pd.read_csv(tmp_path / "run" / "training_log.csv")
+    assert list(la.columns) == ["member", "epoch", "train_loss", "val_loss", "val_median_nse",
+                                "lr", "seconds"]
+    np.testing.assert_array_equal(la["train_loss"], lb["train_loss"])
+    assert la["val_median_nse"].notna().all()
+    run = tmp_path / "run"
+    for f in ("config.resolved.yaml", "normalization_statistics.json", "model.pt"):
+        assert (run / f).exists()
+    assert any((run / "checkpoints").glob("member0_e0002_s00000.pt"))
+    # statistics come from the training units and period only
+    import json
+    st = json.load(open(run / "normalization_statistics.json"))
+    assert set(st) == {"P", "Temp", "PET", "aridity", "meanP", "meanTa", "frac_forest"}
+
+
+def test_changed_config_in_same_run_dir_is_refused(tmp_path):
+    cfg = tiny_config(epochs=1, iterations_per_epoch=1, validation_period=None)
+    train(copy.deepcopy(cfg), tmp_path / "r")
+    cfg["train"]["rho"] = 35
+    with pytest.raises(DhbvInputError, match="different config"):
+        train(cfg, tmp_path / "r")
+
+
+def test_config_validation():
+    with pytest.raises(DhbvInputError, match="overlaps evaluation.period"):
+        resolve_config(tiny_config(period=["1981-10-01", "1996-09-30"]))
+    with pytest.raises(DhbvInputError, match="unknown key"):
+        resolve_config(dict(tiny_config(), train={"epoch": 3}))
+    c = resolve_config(tiny_config())
+    assert c["train"]["loss"] == "rmse_comb" and c["train"]["optimizer"] == "adadelta"
+    assert c["train"]["lr"] == 1.0 and c["train"]["batch_gauges"] == 100
+
+
+def test_sampler_windows_avoid_validation_and_respect_warmup(tmp_path):
+    from dhbv.training.data import load_data
+
+    c = resolve_config(tiny_config())
+    d = load_data(c["data"], c["model"]["attributes"])
+    i0, i1 = d.check_period(*c["train"]["period"], "training")
+    v0, v1 = d.check_period(*c["train"]["validation_period"], "validation")
+    s = WindowSampler(d, [0, 1, 2], i0, i1, rho=40, warmup=365, min_warmup=200, batch_gauges=2,
+                      max_units=10, seed=1, exclude=(v0, v1), iterations=5)
+    for step in range(50):
+        g, t0, warm = s.draw(0, 0, step)
+        assert len(g) == 2 and i0 <= t0 and t0 + 40 - 1 < v0
+        assert 200 <= warm <= 365 and t0 - warm >= 0      # data start 1981-01-01 → shortened
+    assert s.draw(0, 3, 4) == s.draw(0, 3, 4)             # pure function of (seed, epoch, step)

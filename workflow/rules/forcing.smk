@@ -1,0 +1,60 @@
+# Gridded daily forcing → unit catchments with exact coverage weights (workflow_spec.md §10).
+
+
+def forcing_cfg(wildcards):
+    return config["forcing"]["sets"][wildcards.units]
+
+
+rule build_coverage_weights:
+    input:
+        grid=lambda w: forcing_cfg(w)["grid"],
+        polygons=lambda w: forcing_cfg(w)["polygons"],
+    output:
+        weights="results/forcing/{units}/coverage_weights.npz",
+    log:
+        "logs/build_coverage_weights/{units}.log",
+    benchmark:
+        "benchmarks/build_coverage_weights/{units}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        id_field=lambda w: forcing_cfg(w)["id_field"],
+        crs=lambda w: forcing_cfg(w)["crs"],
+    message:
+        "Coverage weights of the {wildcards.units} polygons on their forcing grid"
+    script:
+        "../scripts/build_coverage_weights.py"
+
+
+rule aggregate_forcing:
+    input:
+        grid=lambda w: forcing_cfg(w)["grid"],
+        polygons=lambda w: forcing_cfg(w)["polygons"],
+        weights="results/forcing/{units}/coverage_weights.npz",
+    output:
+        forcing="results/forcing/{units}/unit_forcing.nc",
+    log:
+        "logs/aggregate_forcing/{units}.log",
+    benchmark:
+        "benchmarks/aggregate_forcing/{units}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        variables=lambda w: forcing_cfg(w)["variables"],
+        pet_method=lambda w: forcing_cfg(w)["pet_method"],
+        period=lambda w: forcing_cfg(w)["period"],
+        crs=lambda w: forcing_cfg(w)["crs"],
+        chunk_days=config["forcing"]["chunk_days"],
+        min_coverage=config["forcing"]["min_coverage"],
+    message:
+        "Aggregating daily forcing to the {wildcards.units} units"
+    script:
+        "../scripts/aggregate_forcing.py"
