@@ -24,6 +24,13 @@ validate_config(
 
 
 include: "workflow/rules/common.smk"
+
+
+if config["data"]["source"] == "online":
+
+    include: "workflow/rules/retrieve.smk"
+
+
 include: "workflow/rules/topology.smk"
 include: "workflow/rules/forcing.smk"
 include: "workflow/rules/collect.smk"
@@ -33,6 +40,7 @@ localrules:
     all,
     all_networks,
     all_forcing,
+    all_retrieved,
 
 
 rule all:
@@ -40,3 +48,4 @@ rule all:
     input:
         rules.all_networks.input,
         rules.all_forcing.input,
+        rules.all_retrieved.input,

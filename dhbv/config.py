@@ -24,7 +24,10 @@ PAPER_ATTRIBUTES_CAMELS = [
 ]
 
 DEFAULTS: dict = {
-    "run": {"name": "dhbv", "seed": 0, "device": "auto", "threads": None},
+    "run": {"name": "dhbv", "seed": 0, "device": "auto", "threads": None,
+            # oneDNN (mkldnn) CPU kernels re-pack the DropConnect LSTM weights on every call
+            # (new mask each forward), which is slow and erratic; off by default.
+            "mkldnn": False},
     "data": {"sources": [], "train_gauges": None},
     "model": {
         "attributes": PAPER_ATTRIBUTES_CAMELS,

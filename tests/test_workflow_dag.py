@@ -122,3 +122,23 @@ def test_demo_forcing_sub_units_conserve_basin_volume(demo_run):
     weighted = (subs["P"] * subs["area"]).sum("unit") / subs["area"].sum()
     total_basin = float(basin["P"].sum())
     assert abs(float(weighted.sum()) - total_basin) / total_basin < 5e-4
+
+
+def test_retrieval_rules_only_when_online(tmp_path):
+    """prestaged (default): no retrieve_* job; online: one job per download, dry run offline."""
+    work = copy_workflow(tmp_path)
+    proc = run_snakemake(work, "-n")
+    assert not any(r.startswith("retrieve_") for r in job_counts(proc.stdout + proc.stderr))
+    (work / "online.yaml").write_text(
+        "data: {source: online}\n"
+        "retrieve:\n"
+        "  usgs: {gauges: ['01567000'], period: ['1990-01-01', '1990-12-31']}\n"
+        "  gridmet: {sets: {stehekin: {bbox: [-121.1, 48.2, -120.6, 48.6],"
+        " period: ['2000-01-01', '2000-12-31']}}}\n"
+        "  merit_basins: {zones: ['71']}\n"
+    )
+    proc = run_snakemake(work, "-n", "--configfile", "online.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["retrieve_gridmet"] == 3
+    assert counts["retrieve_usgs_streamflow"] == 1 and counts["retrieve_merit_basins"] == 1

@@ -264,6 +264,7 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
     if r.get("threads"):
         torch.set_num_threads(int(r["threads"]))
     device = resolve_device(r["device"])
+    torch.backends.mkldnn.enabled = bool(r.get("mkldnn", False))
     factory = model_factory or build_model
 
     data = load_data(cfg["data"], mc["attributes"], base_dir=base_dir)
@@ -429,6 +430,7 @@ def load_trained(run_dir, model_factory=None, device="cpu"):
     if not p.exists():
         raise DhbvInputError(f"{p} not found; train the model first (dhbv train)")
     blob = torch.load(p, map_location=device, weights_only=False)
+    torch.backends.mkldnn.enabled = bool(blob["config"]["run"].get("mkldnn", False))
     factory = model_factory or build_model
     models = []
     for m in blob["members"]:

@@ -10,3 +10,8 @@ rule all_networks:
 rule all_forcing:
     input:
         expand("results/forcing/{units}/unit_forcing.nc", units=FORCING_SETS),
+
+
+rule all_retrieved:
+    input:
+        retrieved_files,

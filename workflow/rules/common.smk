@@ -23,3 +23,26 @@ def domain_network_inputs(wildcards):
     if cfg.get("catchments"):
         files["catchments"] = cfg["catchments"]
     return files
+
+
+def forcing_cfg(wildcards):
+    return config["forcing"]["sets"][wildcards.units]
+
+
+def gridmet_cfg(wildcards):
+    return config["retrieve"]["gridmet"]["sets"][wildcards.units]
+
+
+def retrieved_files(wildcards=None):
+    """Everything the retrieve_* rules download (empty unless data.source is online)."""
+    if config["data"]["source"] != "online":
+        return []
+    r = config["retrieve"]
+    files = ["resources/usgs/streamflow.nc"] if r["usgs"]["gauges"] else []
+    for name, cfg in r["gridmet"]["sets"].items():
+        files += [f"resources/gridmet/{name}/{v}.nc" for v in cfg["variables"]]
+    for zone in r["merit_basins"]["zones"]:
+        files.append(
+            f"resources/merit/{zone}/riv_pfaf_{zone}_MERIT_Hydro_v07_Basins_v01_bugfix1.shp"
+        )
+    return files

@@ -1,10 +1,6 @@
 # Gridded daily forcing → unit catchments with exact coverage weights (workflow_spec.md §10).
 
 
-def forcing_cfg(wildcards):
-    return config["forcing"]["sets"][wildcards.units]
-
-
 rule build_coverage_weights:
     input:
         grid=lambda w: forcing_cfg(w)["grid"],
