@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the ``dhbv`` console script."""
     args = _parser().parse_args(argv)
+    # idle OpenMP workers (torch and numba each bring a runtime) should sleep, not spin: spinning
+    # workers stall the sequential LSTM on small or shared CPUs. Must be set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         if args.command == "train":

@@ -27,7 +27,10 @@ DEFAULTS: dict = {
     "run": {"name": "dhbv", "seed": 0, "device": "auto", "threads": None,
             # oneDNN (mkldnn) CPU kernels re-pack the DropConnect LSTM weights on every call
             # (new mask each forward), which is slow and erratic; off by default.
-            "mkldnn": False},
+            "mkldnn": False,
+            # threads of numba-parallel physics kernels; >1 oversubscribes small CPUs (spinning
+            # OpenMP workers stall the sequential LSTM), so 1 unless the machine is idle
+            "numba_threads": 1},
     "data": {"sources": [], "train_gauges": None},
     "model": {
         "attributes": PAPER_ATTRIBUTES_CAMELS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from dhbv.errors import DhbvInputError
@@ -19,6 +20,35 @@ def _require_tensor(name: str, x) -> None:
     if not isinstance(x, torch.Tensor):
         raise DhbvInputError(f"{name}: expected a torch.Tensor, got {type(x).__name__}; "
                              "convert with torch.as_tensor")
+
+
+def _column_stats(x: torch.Tensor):
+    """(min, max, sum) per column of x [N, C] as Python floats; NaN anywhere in a column makes
+    its min and max NaN (the checks then report it). One pass over the data."""
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0):
+        from .kernels_cpu import column_stats
+
+        n_c = x.shape[1]
+        mins = np.empty(n_c, dtype=np.float64)
+        maxs = np.empty(n_c, dtype=np.float64)
+        sums = np.empty(n_c, dtype=np.float64)
+        nans = np.empty(n_c, dtype=np.int64)
+        column_stats(x.numpy(), mins, maxs, sums, nans)
+        mins[nans > 0] = np.nan
+        maxs[nans > 0] = np.nan
+        return [float(v) for v in mins], [float(v) for v in maxs], [float(v) for v in sums]
+    f_min, f_max = torch.aminmax(x, dim=0)
+    f_sum = x.sum(dim=0)
+    return ([float(v) for v in f_min], [float(v) for v in f_max], [float(v) for v in f_sum])
+
+
+def _min_max(x: torch.Tensor):
+    """(min, max) of all elements as Python floats (NaN propagates)."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0:
+        lo, hi, _ = _column_stats(x.reshape(-1, 1))
+        return lo[0], hi[0]
+    lo, hi = torch.aminmax(x)
+    return float(lo), float(hi)
 
 
 def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_static: int,
@@ -54,25 +84,24 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
     if not 0 <= int(warmup) < n_t:
         raise DhbvInputError(f"warmup: {warmup} must be in [0, T={n_t}); shorten the warm-up "
                              "or lengthen the forcing window")
-    # one min/max pass per tensor: NaN propagates through min/max and inf shows up in them
-    f_min, f_max = torch.aminmax(forcing.detach().reshape(-1, 3), dim=0)
+    f_min, f_max, f_sum = _column_stats(forcing.detach().reshape(-1, 3))
     names = ("P", "T", "PET")
     for i in range(3):
-        lo, hi = float(f_min[i]), float(f_max[i])
+        lo, hi = f_min[i], f_max[i]
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"forcing[{names[i]}]: contains NaN or inf; interpolate gaps "
                                  "in time and set remaining NaN to 0 before the physics")
-    if float(f_min[0]) < 0:
+    if f_min[0] < 0:
         raise DhbvInputError("forcing[P]: negative precipitation found; precipitation must be "
                              ">= 0 mm/d (clip or fix the source data)")
-    if float(f_min[2]) < 0:
+    if f_min[2] < 0:
         raise DhbvInputError("forcing[PET]: negative PET found; PET must be >= 0 mm/d")
-    t_mean = float(forcing.detach()[..., 1].mean())
+    t_mean = f_sum[1] / max(n_t * n_b, 1)
     if t_mean > KELVIN_MEAN_LIMIT:
         raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
                              "convert to °C (subtract 273.15)")
     for name, x in (("dyn", dyn), ("static", static), ("routing", routing)):
-        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        lo, hi = _min_max(x.detach())
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"{name}: parameters contain NaN or inf; check the network "
                                  "outputs")

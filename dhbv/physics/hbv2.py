@@ -192,9 +192,13 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     n_t, n_b = forcing.shape[:2]
     n_mul = dyn.shape[3]
 
-    dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
-                            for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)
-    sp = {name: descale(static[:, i, :], name) for i, name in enumerate(STATIC_PARAMETERS)}
+    # one broadcast affine map for all static parameters (same roundings as ``descale``, but a
+    # single op forward and backward instead of 13 selects, 26 arithmetic ops and their grads)
+    s_lo = torch.tensor([PARAMETER_RANGES[n][0] for n in STATIC_PARAMETERS], dtype=dtype,
+                        device=device)[:, None]
+    s_scale = torch.tensor([PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0]
+                            for n in STATIC_PARAMETERS], dtype=dtype, device=device)[:, None]
+    sp = dict(zip(STATIC_PARAMETERS, (static * s_scale + s_lo).unbind(1)))
     tt_eff = effective_tt(sp["TT"], elev, options.elev_threshold)
     lf_nominal = nominal_exchange(sp["RT"], sp["AC"], uparea, options)
     core_static = torch.stack([sp["FC"], sp["K1"], sp["K2"], sp["LP"], sp["PERC"], sp["UZL"],
@@ -209,11 +213,19 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     bounded = options.exchange == "bounded"
     full = bool(full_output)
     if _select_backend(options, device) == "fused":
-        from .autograd import run_fused
+        from .autograd import run_fused_series
 
-        out, final_states = run_fused(p, tc, pet, dyn_phys, core_static, states0, bounded,
-                                      NEAR_ZERO, full)
+        # descaling of the dynamic parameters is fused into the kernels (σ·(hi − lo) + lo,
+        # same roundings as ``descale``); dyn is read in place as a [T, B, nmul, 3] view
+        lo = tuple(PARAMETER_RANGES[name][0] for name in DYNAMIC_PARAMETERS)
+        scale = tuple(PARAMETER_RANGES[name][1] - PARAMETER_RANGES[name][0]
+                      for name in DYNAMIC_PARAMETERS)
+        *out, final_states = run_fused_series(p, tc, pet, dyn.permute(0, 1, 3, 2), core_static,
+                                              states0, bounded, NEAR_ZERO, full,
+                                              dyn_affine=(lo, scale))
     else:
+        dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
+                                for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)
         out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
                                                     bounded, NEAR_ZERO, full)
 

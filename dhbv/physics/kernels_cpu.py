@@ -24,13 +24,21 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# cst layout: near-zero floor, 0, 1, 0.5, 1/nmul
-CST_NZ, CST_ZERO, CST_ONE, CST_HALF, CST_INV_NMUL = range(5)
+# cst layout: near-zero floor, 0, 1, 0.5, 1/nmul, then the affine map of the dynamic
+# parameters (value = dyn * scale + lo, per BETA, K0, BETAET): lo0..lo2, scale0..scale2
+(CST_NZ, CST_ZERO, CST_ONE, CST_HALF, CST_INV_NMUL, CST_LO0, CST_LO1, CST_LO2, CST_SC0, CST_SC1,
+ CST_SC2) = range(11)
 
 
-def make_constants(nz: float, nmul: int, dtype) -> np.ndarray:
-    """Typed constants array for the kernels."""
-    return np.array([nz, 0.0, 1.0, 0.5, 1.0 / nmul], dtype=dtype)
+def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
+                   dyn_scale=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Typed constants array for the kernels.
+
+    ``dyn_lo``/``dyn_scale`` let the kernels read normalised dynamic parameters σ and use
+    σ·scale + lo (the same two float roundings as ``hbv2.descale``); the gradients they write
+    are then with respect to σ. The defaults (0, 1) mean ``dyn`` already holds physical values.
+    """
+    return np.array([nz, 0.0, 1.0, 0.5, 1.0 / nmul, *dyn_lo, *dyn_scale], dtype=dtype)
 
 
 @njit(cache=True, fastmath=False)
@@ -133,6 +141,12 @@ def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
     zero = cst[CST_ZERO]
     one = cst[CST_ONE]
     inv_n = cst[CST_INV_NMUL]
+    lo0 = cst[CST_LO0]
+    lo1 = cst[CST_LO1]
+    lo2 = cst[CST_LO2]
+    sc0 = cst[CST_SC0]
+    sc1 = cst[CST_SC1]
+    sc2 = cst[CST_SC2]
     for k in range(n_out):
         for t in range(n_t):
             out[k, b, t] = zero
@@ -161,7 +175,8 @@ def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
             store[b, m, t, 3] = suz
             store[b, m, t, 4] = slz
             r = _step(sp, mw, sm, suz, slz, P[b, t], TC[b, t], PET[b, t],
-                      dyn[b, m, t, 0], dyn[b, m, t, 1], dyn[b, m, t, 2],
+                      dyn[b, m, t, 0] * sc0 + lo0, dyn[b, m, t, 1] * sc1 + lo1,
+                      dyn[b, m, t, 2] * sc2 + lo2,
                       fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf,
                       bounded, nz, zero, one)
             sp = r[0]
@@ -220,11 +235,16 @@ def _split_min(a, b, g, zero, half):
 
 @njit(cache=True, fastmath=False)
 def _pow_grads(x, e, pw, g, zero, one):
-    """(d/dx, d/de) of x**e times g, torch convention (d/de = 0 at x = 0)."""
-    gx = g * e * x ** (e - one)
+    """(d/dx, d/de) of x**e times g, torch convention (d/de = 0 at x = 0).
+
+    x**(e-1) is taken as pw/x for x != 0 (pw = x**e from the forward recomputation), which
+    saves a power per call; at x = 0 the power itself keeps torch's 0/inf conventions.
+    """
     if x == zero:
+        gx = g * e * x ** (e - one)
         ge = zero
     else:
+        gx = g * e * (pw / x)
         ge = g * pw * math.log(x)
     return gx, ge
 
@@ -240,6 +260,12 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
     one = cst[CST_ONE]
     half = cst[CST_HALF]
     inv_n = cst[CST_INV_NMUL]
+    lo0 = cst[CST_LO0]
+    lo1 = cst[CST_LO1]
+    lo2 = cst[CST_LO2]
+    sc0 = cst[CST_SC0]
+    sc1 = cst[CST_SC1]
+    sc2 = cst[CST_SC2]
     for m in range(n_mul):
         fc = sta[b, m, 0]
         k1 = sta[b, m, 1]
@@ -276,9 +302,9 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
             sm = store[b, m, t, 2]
             suz = store[b, m, t, 3]
             slz = store[b, m, t, 4]
-            beta = dyn[b, m, t, 0]
-            k0 = dyn[b, m, t, 1]
-            betaet = dyn[b, m, t, 2]
+            beta = dyn[b, m, t, 0] * sc0 + lo0
+            k0 = dyn[b, m, t, 1] * sc1 + lo1
+            betaet = dyn[b, m, t, 2] * sc2 + lo2
             pet = PET[b, t]
             tc = TC[b, t]
             (_sp4, _mw3, _sm4, _suz4, _slz4,
@@ -454,9 +480,9 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
                 g_cfmax += a_m1 * (tc - tt)
                 g_tt -= a_m1 * cfmax
 
-            gdyn[b, m, t, 0] = a_beta
-            gdyn[b, m, t, 1] = a_k0
-            gdyn[b, m, t, 2] = a_betaet
+            gdyn[b, m, t, 0] = a_beta * sc0
+            gdyn[b, m, t, 1] = a_k0 * sc1
+            gdyn[b, m, t, 2] = a_betaet * sc2
             a_sp = a_sp1
             a_mw = a_mw_prev
             a_sm = a_sm_prev
@@ -488,3 +514,63 @@ def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdy
     for b in prange(dyn.shape[0]):
         _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
                         gs0)
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def uh_forward_kernel(q, w, y):
+    """Causal UH convolution y[b, t] = Σ_k w[b, k]·q[b, t − k] (zero history); q, y [B, T]."""
+    n_b, n_t = q.shape
+    n_l = w.shape[1]
+    for b in prange(n_b):
+        for t in range(n_t):
+            acc = w[b, 0] * q[b, t]
+            for k in range(1, min(n_l, t + 1)):
+                acc += w[b, k] * q[b, t - k]
+            y[b, t] = acc
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def uh_backward_kernel(q, w, gy, gq, gw):
+    """Adjoint of ``uh_forward_kernel``: fills gq [B, T] and gw [B, L] in place."""
+    n_b, n_t = q.shape
+    n_l = w.shape[1]
+    for b in prange(n_b):
+        for s in range(n_t):
+            acc = w[b, 0] * gy[b, s]
+            for k in range(1, min(n_l, n_t - s)):
+                acc += w[b, k] * gy[b, s + k]
+            gq[b, s] = acc
+        for k in range(n_l):
+            if k >= n_t:
+                gw[b, k] = 0.0
+                continue
+            acc = gy[b, k] * q[b, 0]
+            for t in range(k + 1, n_t):
+                acc += gy[b, t] * q[b, t - k]
+            gw[b, k] = acc
+
+
+@njit(cache=True, fastmath=False)
+def column_stats(x, mins, maxs, sums, nans):
+    """One serial pass over x [N, C]: per-column min, max, sum and NaN count (in place).
+
+    Used by the input checks: a single cache-friendly pass, without a parallel region (which on
+    a loaded machine costs more in thread hand-off than the scan itself).
+    """
+    n, n_c = x.shape
+    for c in range(n_c):
+        mins[c] = np.inf
+        maxs[c] = -np.inf
+        sums[c] = 0.0
+        nans[c] = 0
+    for i in range(n):
+        for c in range(n_c):
+            v = x[i, c]
+            if v != v:
+                nans[c] += 1
+                continue
+            if v < mins[c]:
+                mins[c] = v
+            if v > maxs[c]:
+                maxs[c] = v
+            sums[c] += v

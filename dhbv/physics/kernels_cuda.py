@@ -103,9 +103,11 @@ def _stream():
     return cuda.external_stream(torch.cuda.current_stream().cuda_stream)
 
 
-def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full):
+def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=None):
     """Body of ``FusedHbv.forward`` for CUDA tensors (see ``autograd.FusedHbv``)."""
     import torch
+
+    from .autograd import _affine
 
     n_t, n_b = p.shape
     n_mul = dyn.shape[2]
@@ -118,7 +120,8 @@ def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full):
     sta_k = sta.contiguous()
     s0_k = states0.permute(1, 2, 0).contiguous()
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    cst = torch.from_numpy(kernels_cpu.make_constants(nz, n_mul, np_dtype)).to(device)
+    lo, scale = _affine(dyn_affine)
+    cst = torch.from_numpy(kernels_cpu.make_constants(nz, n_mul, np_dtype, lo, scale)).to(device)
     out = torch.empty((n_out, n_b, n_t), dtype=dtype, device=device)
     store = torch.empty((n_b, n_mul, n_t, 5), dtype=dtype, device=device)
     final = torch.empty((n_b, n_mul, 5), dtype=dtype, device=device)

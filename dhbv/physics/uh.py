@@ -65,12 +65,47 @@ def gamma_uh_weights(route_a: torch.Tensor, route_b: torch.Tensor, length: int =
     return w / w.sum(dim=1, keepdim=True)
 
 
+class _UhConvolveCpu(torch.autograd.Function):
+    """Numba direct convolution on CPU (forward and adjoint), unit-major [B, T] internally.
+
+    The kernels read and write [B, T] strided views of the time-major [T, B] tensors, so
+    there are no layout copies.
+    """
+
+    @staticmethod
+    def forward(ctx, q, w):
+        from .kernels_cpu import uh_backward_kernel, uh_forward_kernel  # noqa: F401
+
+        qb = q.detach().t()
+        wd = w.detach()
+        y = torch.empty(q.shape, dtype=q.dtype)  # [T, B], written through a [B, T] view
+        uh_forward_kernel(qb.numpy(), wd.numpy(), y.t().numpy())
+        ctx.save_for_backward(q, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        from .kernels_cpu import uh_backward_kernel
+
+        q, w = ctx.saved_tensors
+        gq = torch.empty(q.shape, dtype=q.dtype)
+        gw = torch.empty(w.shape, dtype=w.dtype)
+        uh_backward_kernel(q.detach().t().numpy(), w.detach().numpy(),
+                           gy.detach().t().numpy(), gq.t().numpy(), gw.numpy())
+        return gq, gw
+
+
 def uh_convolve(q: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Causal convolution q_r(t) = Σ_k w_k q(t − k), zero before t = 0.
 
-    q : [T, B] (mm/d); w : [B, L]. Returns [T, B]. Implemented as a grouped conv1d (one group
-    per unit) with left zero padding.
+    q : [T, B] (mm/d); w : [B, L]. Returns [T, B]. On CPU (float32/float64, same dtype) a
+    numba direct convolution with its adjoint; elsewhere a grouped conv1d (one group per
+    unit) with left zero padding.
     """
+    if (q.device.type == "cpu" and w.device.type == "cpu" and q.dtype == w.dtype
+            and q.dtype in (torch.float32, torch.float64) and q.dim() == 2 and w.dim() == 2
+            and q.shape[1] == w.shape[0] and q.shape[0] > 0 and w.shape[1] > 0):
+        return _UhConvolveCpu.apply(q, w)
     n_steps, n_units = q.shape
     length = w.shape[1]
     x = q.t().unsqueeze(0)  # [1, B, T]

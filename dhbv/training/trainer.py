@@ -68,6 +68,14 @@ def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
                     dy_drop=float(model_cfg.get("dy_drop") or 0.0))
 
 
+def _set_numba_threads(n) -> None:
+    """Limit numba's parallel kernels to ``n`` threads (None: leave numba's default)."""
+    if n:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
 @dataclass
 class Prepared:
     """Model-ready arrays for all units: raw (gap-filled) forcing, normalised inputs."""
@@ -265,6 +273,7 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
         torch.set_num_threads(int(r["threads"]))
     device = resolve_device(r["device"])
     torch.backends.mkldnn.enabled = bool(r.get("mkldnn", False))
+    _set_numba_threads(r.get("numba_threads"))
     factory = model_factory or build_model
 
     data = load_data(cfg["data"], mc["attributes"], base_dir=base_dir)
@@ -417,7 +426,7 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
     out = run_dir / "model.pt"
     save_atomic({"members": members_state, "config": cfg, "attribute_names": data.attribute_names,
                  "n_static": n_static, "train_gauges": data.gauge_ids,
-                 "train_seconds": time.time() - t_start}, out)
+                 "train_seconds": time.time() - t_start, "base_dir": str(base_dir)}, out)
     return out
 
 
@@ -431,6 +440,7 @@ def load_trained(run_dir, model_factory=None, device="cpu"):
         raise DhbvInputError(f"{p} not found; train the model first (dhbv train)")
     blob = torch.load(p, map_location=device, weights_only=False)
     torch.backends.mkldnn.enabled = bool(blob["config"]["run"].get("mkldnn", False))
+    _set_numba_threads(blob["config"]["run"].get("numba_threads"))
     factory = model_factory or build_model
     models = []
     for m in blob["members"]:
@@ -438,4 +448,5 @@ def load_trained(run_dir, model_factory=None, device="cpu"):
         net.load_state_dict(m["weights"])
         net.eval()
         models.append(net)
-    return models, blob["config"], load_statistics(run_dir / "normalization_statistics.json")
+    cfg = dict(blob["config"], _base_dir=blob.get("base_dir", "."))
+    return models, cfg, load_statistics(run_dir / "normalization_statistics.json")

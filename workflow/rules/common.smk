@@ -46,3 +46,28 @@ def retrieved_files(wildcards=None):
             f"resources/merit/{zone}/riv_pfaf_{zone}_MERIT_Hydro_v07_Basins_v01_bugfix1.shp"
         )
     return files
+
+
+def dataset_inputs(wildcards):
+    """Files and folders a dataset's raw sources read (so edits to them rerun the dataset)."""
+    files = {}
+    for i, src in enumerate(config["datasets"][wildcards.dataset]["sources"]):
+        for key in (
+            "timeseries_dir",
+            "attributes_dir",
+            "forcing",
+            "forcing_dir",
+            "streamflow_dir",
+            "membership",
+        ):
+            if src.get(key):
+                files[f"{key}_{i}"] = src[key]
+        if isinstance(src.get("basins"), str):
+            files[f"basins_{i}"] = src["basins"]
+        for key in ("observations", "attributes"):
+            spec = src.get(key)
+            if isinstance(spec, str):
+                files[f"{key}_{i}"] = spec
+            elif isinstance(spec, dict) and (spec.get("path") or spec.get("dir")):
+                files[f"{key}_{i}"] = spec.get("path") or spec.get("dir")
+    return files

@@ -1,0 +1,33 @@
+# Simulation of gauged basins with a trained model (including basins never seen in training).
+
+
+rule simulate_basins:
+    message:
+        "Simulating dataset {wildcards.dataset} with run {wildcards.run}"
+    input:
+        weights="results/models/{run}/model.pt",
+        statistics="results/models/{run}/normalization_statistics.json",
+        config="results/models/{run}/config.resolved.yaml",
+        forcing="results/datasets/{dataset}/unit_forcing.nc",
+        attributes="results/datasets/{dataset}/unit_attributes.nc",
+        observations="results/datasets/{dataset}/gauge_observations.nc",
+        membership="results/datasets/{dataset}/gauge_membership.nc",
+    output:
+        streamflow="results/simulation/{run}/{dataset}/streamflow.nc",
+        scores="results/simulation/{run}/{dataset}/scores.csv",
+    params:
+        period=config["simulate"]["period"],
+        device=config["run"]["device"],
+    log:
+        "logs/simulate_basins/{run}_{dataset}.log",
+    benchmark:
+        "benchmarks/simulate_basins/{run}_{dataset}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    conda:
+        "../../envs/dhbv.yaml"
+    script:
+        "../scripts/simulate_basins.py"

@@ -1,0 +1,62 @@
+# Training data in the standard on-disk form, and multiscale δHBV2.0 training (model_spec.md §4-6).
+
+
+rule build_training_data:
+    message:
+        "Standard forcing/attributes/observations/membership of dataset {wildcards.dataset}"
+    input:
+        unpack(dataset_inputs),
+    output:
+        forcing="results/datasets/{dataset}/unit_forcing.nc",
+        attributes="results/datasets/{dataset}/unit_attributes.nc",
+        observations="results/datasets/{dataset}/gauge_observations.nc",
+        membership="results/datasets/{dataset}/gauge_membership.nc",
+    params:
+        sources=lambda w: config["datasets"][w.dataset]["sources"],
+        attributes=config["model"]["attributes"],
+    log:
+        "logs/build_training_data/{dataset}.log",
+    benchmark:
+        "benchmarks/build_training_data/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/dhbv.yaml"
+    script:
+        "../scripts/build_training_data.py"
+
+
+rule train_model:
+    message:
+        "Training δHBV2.0 run {wildcards.run} on dataset {params.dataset}"
+    input:
+        forcing=f"results/datasets/{config['train']['dataset']}/unit_forcing.nc",
+        attributes=f"results/datasets/{config['train']['dataset']}/unit_attributes.nc",
+        observations=f"results/datasets/{config['train']['dataset']}/gauge_observations.nc",
+        membership=f"results/datasets/{config['train']['dataset']}/gauge_membership.nc",
+    output:
+        weights="results/models/{run}/model.pt",
+        statistics="results/models/{run}/normalization_statistics.json",
+        training_log="results/models/{run}/training_log.csv",
+        config="results/models/{run}/config.resolved.yaml",
+    params:
+        dataset=config["train"]["dataset"],
+        run=config["run"],
+        model=config["model"],
+        train=config["train"],
+        evaluation=config["evaluation"],
+    log:
+        "logs/train_model/{run}.log",
+    benchmark:
+        "benchmarks/train_model/{run}.tsv"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=720,
+        gpu=1,
+    conda:
+        "../../envs/dhbv.yaml"
+    script:
+        "../scripts/train_model.py"
