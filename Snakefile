@@ -33,6 +33,8 @@ if config["data"]["source"] == "online":
 
 include: "workflow/rules/topology.smk"
 include: "workflow/rules/forcing.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/collect.smk"
 
 
@@ -41,6 +43,7 @@ localrules:
     all_networks,
     all_forcing,
     all_retrieved,
+    all_simulations,
 
 
 rule all:
@@ -49,3 +52,4 @@ rule all:
         rules.all_networks.input,
         rules.all_forcing.input,
         rules.all_retrieved.input,
+        rules.all_simulations.input,

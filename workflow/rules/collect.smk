@@ -15,3 +15,12 @@ rule all_forcing:
 rule all_retrieved:
     input:
         retrieved_files,
+
+
+rule all_simulations:
+    input:
+        expand(
+            "results/simulation/{run}/{dataset}/scores.csv",
+            run=config["run"]["name"],
+            dataset=config["simulate"]["datasets"],
+        ),

@@ -2,8 +2,6 @@
 
 
 rule simulate_basins:
-    message:
-        "Simulating dataset {wildcards.dataset} with run {wildcards.run}"
     input:
         weights="results/models/{run}/model.pt",
         statistics="results/models/{run}/normalization_statistics.json",
@@ -15,19 +13,21 @@ rule simulate_basins:
     output:
         streamflow="results/simulation/{run}/{dataset}/streamflow.nc",
         scores="results/simulation/{run}/{dataset}/scores.csv",
-    params:
-        period=config["simulate"]["period"],
-        device=config["run"]["device"],
     log:
         "logs/simulate_basins/{run}_{dataset}.log",
     benchmark:
         "benchmarks/simulate_basins/{run}_{dataset}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=1,
-    conda:
-        "../../envs/dhbv.yaml"
+    params:
+        period=config["simulate"]["period"],
+        device=config["run"]["device"],
+    message:
+        "Simulating dataset {wildcards.dataset} with run {wildcards.run}"
     script:
         "../scripts/simulate_basins.py"

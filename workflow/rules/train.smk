@@ -2,8 +2,6 @@
 
 
 rule build_training_data:
-    message:
-        "Standard forcing/attributes/observations/membership of dataset {wildcards.dataset}"
     input:
         unpack(dataset_inputs),
     output:
@@ -11,26 +9,26 @@ rule build_training_data:
         attributes="results/datasets/{dataset}/unit_attributes.nc",
         observations="results/datasets/{dataset}/gauge_observations.nc",
         membership="results/datasets/{dataset}/gauge_membership.nc",
-    params:
-        sources=lambda w: config["datasets"][w.dataset]["sources"],
-        attributes=config["model"]["attributes"],
     log:
         "logs/build_training_data/{dataset}.log",
     benchmark:
         "benchmarks/build_training_data/{dataset}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../../envs/dhbv.yaml"
+    params:
+        sources=lambda w: config["datasets"][w.dataset]["sources"],
+        attributes=config["model"]["attributes"],
+    message:
+        "Standard forcing/attributes/observations/membership of dataset {wildcards.dataset}"
     script:
         "../scripts/build_training_data.py"
 
 
 rule train_model:
-    message:
-        "Training δHBV2.0 run {wildcards.run} on dataset {params.dataset}"
     input:
         forcing=f"results/datasets/{config['train']['dataset']}/unit_forcing.nc",
         attributes=f"results/datasets/{config['train']['dataset']}/unit_attributes.nc",
@@ -41,22 +39,24 @@ rule train_model:
         statistics="results/models/{run}/normalization_statistics.json",
         training_log="results/models/{run}/training_log.csv",
         config="results/models/{run}/config.resolved.yaml",
+    log:
+        "logs/train_model/{run}.log",
+    benchmark:
+        "benchmarks/train_model/{run}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=720,
+        gpu=1,
     params:
         dataset=config["train"]["dataset"],
         run=config["run"],
         model=config["model"],
         train=config["train"],
         evaluation=config["evaluation"],
-    log:
-        "logs/train_model/{run}.log",
-    benchmark:
-        "benchmarks/train_model/{run}.tsv"
-    threads: 2
-    resources:
-        mem_mb=16000,
-        runtime=720,
-        gpu=1,
-    conda:
-        "../../envs/dhbv.yaml"
+    message:
+        "Training δHBV2.0 run {wildcards.run} on dataset {params.dataset}"
     script:
         "../scripts/train_model.py"
