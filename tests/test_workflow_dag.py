@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -26,11 +28,14 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+TINY = ("--configfile", "tests/config/tiny.yaml", "--replace-workflow-config")
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The default (demo) DAG run once in a copy of the workflow."""
-    work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    proc = run_snakemake(work, "--cores", "2")
+    """The whole DAG on the CI-sized config, run once in a copy of the workflow."""
+    work = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    proc = run_snakemake(work, "--cores", "2", *TINY)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return work
 
@@ -41,6 +46,7 @@ def test_dry_run_default_config(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["build_topology"] == 2
+    assert counts["train_model"] == 1 and counts["simulate_basins"] == 2
     assert counts["aggregate_forcing"] == 2 and counts["build_coverage_weights"] == 2
 
 
@@ -89,28 +95,47 @@ def test_slurm_profile_submits_with_partition_and_account(tmp_path):
 
 
 def test_demo_dag_outputs(demo_run):
-    net = xr.open_dataset(demo_run / "results/network/bow_at_banff/network.nc")
-    assert net.sizes[next(iter(net.sizes))] > 0
+    net = xr.open_dataset(demo_run / "results/network/juniata/network.nc")
+    assert net.sizes["reach"] == 213
     assert (demo_run / "results/network/juniata/gauge_subnetworks.nc").exists()
     assert (demo_run / "logs/build_topology/juniata.log").exists()
     assert (demo_run / "benchmarks/build_topology/juniata.tsv").exists()
+    run = demo_run / "results/models/tiny"
+    for name in ("model.pt", "normalization_statistics.json", "training_log.csv",
+                 "config.resolved.yaml"):
+        assert (run / name).exists(), name
+    scores = pd.read_csv(demo_run / "results/simulation/tiny/tiny_unseen/scores.csv",
+                         dtype={"gauge": str})
+    assert sorted(scores["gauge"]) == ["01547700", "03015500"]
+    assert np.isfinite(scores["nse"]).all() and (scores["n_days"] == 730).all()
+    sim = xr.open_dataset(demo_run / "results/simulation/tiny/tiny_unseen/streamflow.nc")
+    assert np.isfinite(sim["streamflow"].values).all() and (sim["streamflow"].values >= 0).all()
 
 
 def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
-    proc = run_snakemake(demo_run, "-n")
+    proc = run_snakemake(demo_run, "-n", *TINY)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+    def dry_run_with(text: str) -> dict[str, int]:
+        (demo_run / "edit.yaml").write_text(text)
+        proc = run_snakemake(demo_run, "-n", "--configfile", "tests/config/tiny.yaml",
+                             "edit.yaml", "--replace-workflow-config")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return job_counts(proc.stdout + proc.stderr)
+
     # A gauge-table option affects only the gauge subnetworks.
-    (demo_run / "da.yaml").write_text("network: {require_da_valid: true}\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "da.yaml")
-    counts = job_counts(proc.stdout + proc.stderr)
-    assert counts.get("build_gauge_subnetworks") == 1
-    assert "build_topology" not in counts
-    # The slope floor affects every topology build and what depends on it.
-    (demo_run / "slope.yaml").write_text("network: {min_slope: 0.002}\n")
-    proc = run_snakemake(demo_run, "-n", "--configfile", "slope.yaml")
-    counts = job_counts(proc.stdout + proc.stderr)
-    assert counts.get("build_topology") == 2
-    assert counts.get("build_gauge_subnetworks") == 1
+    assert dry_run_with("network: {require_da_valid: true}\n") == {
+        "build_gauge_subnetworks": 1, "all": 1}
+    # The slope floor affects the topology build and what depends on it.
+    assert dry_run_with("network: {min_slope: 0.002}\n") == {
+        "build_topology": 1, "build_gauge_subnetworks": 1, "all": 1}
+    # A training option reruns training and the simulations that use the model, nothing else.
+    assert dry_run_with("train: {epochs: 2}\n") == {
+        "train_model": 1, "simulate_basins": 1, "all": 1}
+    # The forcing chunk size reruns the aggregation and everything downstream of it.
+    counts = dry_run_with("forcing: {chunk_days: 500}\n")
+    assert counts["aggregate_forcing"] == 2 and "build_coverage_weights" not in counts
+    assert counts["build_training_data"] == 1 and counts["train_model"] == 1
 
 
 def test_demo_forcing_sub_units_conserve_basin_volume(demo_run):
@@ -142,3 +167,28 @@ def test_retrieval_rules_only_when_online(tmp_path):
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["retrieve_gridmet"] == 3
     assert counts["retrieve_usgs_streamflow"] == 1 and counts["retrieve_merit_basins"] == 1
+
+
+def test_slurm_profile_requests_gpu_for_training(demo_run, tmp_path):
+    """train_model is submitted to the GPU partition with the profile's GPU model and CPUs."""
+    env = _slurm_env(tmp_path)
+    run_snakemake(demo_run, "--cores", "all", "--profile", "slurm", *TINY, "-R", "train_model",
+                  "--until", "train_model", "--retries", "0", "--latency-wait", "1",
+                  "--slurm-init-seconds-before-status-checks", "1", env=env, timeout=300)
+    sbatch = [s for s in Path(env["FAKE_SLURM_LOG"]).read_text().splitlines()
+              if s.startswith("sbatch ")]
+    assert len(sbatch) == 1 and "rule_train_model" in sbatch[0], sbatch
+    for flag in ("-p gpu", "--gpus=a100:1", "--cpus-per-gpu=8", "-t 720", "--mem 64000",
+                 "-A myaccount"):
+        assert flag in sbatch[0], flag
+
+
+def test_slurm_profile_dry_run_shows_gpu_request(tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(work, "--profile", "slurm", "-n", "--until", "train_model",
+                         env=_slurm_env(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    block = out[out.index("rule train_model"):]
+    block = block[:block.index("\n\n")]
+    assert "slurm_partition=gpu" in block and "gpu=1" in block and "gpu_model=a100" in block

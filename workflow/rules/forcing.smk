@@ -20,8 +20,6 @@ rule build_coverage_weights:
     params:
         id_field=lambda w: forcing_cfg(w)["id_field"],
         crs=lambda w: forcing_cfg(w)["crs"],
-    message:
-        "Coverage weights of the {wildcards.units} polygons on their forcing grid"
     script:
         "../scripts/build_coverage_weights.py"
 
@@ -50,7 +48,5 @@ rule aggregate_forcing:
         crs=lambda w: forcing_cfg(w)["crs"],
         chunk_days=config["forcing"]["chunk_days"],
         min_coverage=config["forcing"]["min_coverage"],
-    message:
-        "Aggregating daily forcing to the {wildcards.units} units"
     script:
         "../scripts/aggregate_forcing.py"

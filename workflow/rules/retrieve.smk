@@ -23,9 +23,6 @@ rule retrieve_usgs_streamflow:
         gauges=config["retrieve"]["usgs"]["gauges"],
         period=config["retrieve"]["usgs"]["period"],
         drop_provisional=config["retrieve"]["usgs"]["drop_provisional"],
-        n=len(config["retrieve"]["usgs"]["gauges"]),
-    message:
-        "Downloading USGS daily streamflow for {params.n} gauges"
     script:
         "../scripts/retrieve_usgs_streamflow.py"
 
@@ -47,8 +44,6 @@ rule retrieve_gridmet:
         bbox=lambda w: gridmet_cfg(w)["bbox"],
         period=lambda w: gridmet_cfg(w)["period"],
         base_url=config["retrieve"]["gridmet"]["base_url"],
-    message:
-        "Downloading gridMET {wildcards.var} over the {wildcards.units} bounding box"
     script:
         "../scripts/retrieve_gridmet.py"
 
@@ -73,7 +68,5 @@ rule retrieve_merit_basins:
     params:
         base_url=config["retrieve"]["merit_basins"]["base_url"],
         local_dir=config["retrieve"]["merit_basins"]["local_dir"],
-    message:
-        "Retrieving MERIT-Basins shapefiles of zone {wildcards.zone}"
     script:
         "../scripts/retrieve_merit_basins.py"

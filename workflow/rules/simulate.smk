@@ -27,7 +27,5 @@ rule simulate_basins:
     params:
         period=config["simulate"]["period"],
         device=config["run"]["device"],
-    message:
-        "Simulating dataset {wildcards.dataset} with run {wildcards.run}"
     script:
         "../scripts/simulate_basins.py"

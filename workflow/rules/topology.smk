@@ -20,8 +20,6 @@ rule build_topology:
         field_map=lambda w: domain_cfg(w).get("field_map", {}),
         min_slope=config["network"]["min_slope"],
         cycle_policy=config["network"]["cycle_policy"],
-    message:
-        "Building the river-network topology of domain {wildcards.domain}"
     script:
         "../scripts/build_topology.py"
 
@@ -45,7 +43,5 @@ rule build_gauge_subnetworks:
     params:
         gauges=lambda w: domain_cfg(w)["gauges"],
         require_da_valid=config["network"]["require_da_valid"],
-    message:
-        "Extracting gauge subnetworks of domain {wildcards.domain}"
     script:
         "../scripts/build_gauge_subnetworks.py"

@@ -22,8 +22,6 @@ rule build_training_data:
     params:
         sources=lambda w: config["datasets"][w.dataset]["sources"],
         attributes=config["model"]["attributes"],
-    message:
-        "Standard forcing/attributes/observations/membership of dataset {wildcards.dataset}"
     script:
         "../scripts/build_training_data.py"
 
@@ -56,7 +54,5 @@ rule train_model:
         model=config["model"],
         train=config["train"],
         evaluation=config["evaluation"],
-    message:
-        "Training δHBV2.0 run {wildcards.run} on dataset {params.dataset}"
     script:
         "../scripts/train_model.py"
