@@ -135,6 +135,7 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # The forcing chunk size reruns the aggregation and everything downstream of it.
     counts = dry_run_with("forcing: {chunk_days: 500}\n")
     assert counts["aggregate_forcing"] == 2 and "build_coverage_weights" not in counts
+    assert counts["build_subunit_attributes"] == 1
     assert counts["build_training_data"] == 1 and counts["train_model"] == 1
 
 

@@ -50,3 +50,27 @@ rule aggregate_forcing:
         min_coverage=config["forcing"]["min_coverage"],
     script:
         "../scripts/aggregate_forcing.py"
+
+
+rule build_subunit_attributes:
+    input:
+        forcing="results/forcing/{units}/unit_forcing.nc",
+        camels=lambda w: config["forcing"]["sets"][w.units]["subunits_of"]["camels_dir"],
+    output:
+        attributes="results/forcing/{units}/unit_attributes.nc",
+        membership="results/forcing/{units}/gauge_membership.nc",
+    log:
+        "logs/build_subunit_attributes/{units}.log",
+    benchmark:
+        "benchmarks/build_subunit_attributes/{units}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        gauge=lambda w: config["forcing"]["sets"][w.units]["subunits_of"]["gauge"],
+        attributes=config["model"]["attributes"],
+    script:
+        "../scripts/build_subunit_attributes.py"

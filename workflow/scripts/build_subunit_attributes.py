@@ -1,0 +1,14 @@
+"""Attributes and gauge membership of the sub-units of one gauged basin (thin wrapper)."""
+
+from dhbv.attributes.subunits import build_subunit_inputs
+from dhbv.workflow_support import setup_script_logging
+
+setup_script_logging(snakemake.log[0])
+build_subunit_inputs(
+    snakemake.input.forcing,
+    snakemake.input.camels,
+    snakemake.params.gauge,
+    snakemake.params.attributes,
+    snakemake.output.attributes,
+    snakemake.output.membership,
+)
