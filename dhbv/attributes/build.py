@@ -9,8 +9,6 @@ picks the units they should be computed on.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import xarray as xr
 
 from dhbv.attributes.tables import KNOWN_UNITS, read_attribute_table
 from dhbv.errors import DhbvInputError
+from dhbv.io.atomic import atomic_path
 
 
 def _unit_ids_from(units, id_field: str | None) -> list[str]:
@@ -84,16 +83,8 @@ def write_attributes(df: pd.DataFrame, out_path, *, units: dict | None = None, s
         "source": source,
         "history": f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} dhbv.attributes.build_attributes",
     })
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", encoding={"unit": {"dtype": str}})
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return out
 
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import netCDF4
@@ -38,6 +36,7 @@ import scipy.sparse as sp
 from dhbv.errors import DhbvInputError
 from dhbv.forcing.grid import STANDARD_UNITS, grid_spec, gridded_variables, open_grid, unit_conversion
 from dhbv.forcing.weights import WEIGHTS_METHOD, load_coverage_weights, polygon_hash, read_polygons
+from dhbv.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -215,19 +214,11 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
         Wsub = sp.csr_matrix((W.data, sub_idx, W.indptr), shape=(W.shape[0], (r1 - r0) * (c1 - c0)))
 
         nt, nunit = len(dates), W.shape[0]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        try:
+        with atomic_path(out) as tmp:
             valid_min = _write_unit_forcing(
                 tmp, ds, extra, spec, vmap, Wsub, w, (r0, r1, c0, c1), dates, doy, time_units, calendar,
                 int(chunk_days), float(min_coverage), pet_method, source, nt, nunit,
             )
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
     finally:
         ds.close()
         for dsx in extra.values():

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from shapely.geometry import box
 
 from dhbv.errors import DhbvInputError
 from dhbv.forcing.grid import GridSpec, grid_spec_from_path
+from dhbv.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +264,8 @@ def save_coverage_weights(w: CoverageWeights, out_path) -> Path:
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     m = w.matrix.tocsr()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
             np.savez_compressed(
                 fh,
                 data=m.data, indices=m.indices, indptr=m.indptr, shape=np.asarray(m.shape, dtype=np.int64),
@@ -277,11 +275,6 @@ def save_coverage_weights(w: CoverageWeights, out_path) -> Path:
                 fingerprint=np.asarray(w.fingerprint), id_field=np.asarray(w.id_field),
                 grid_crs_wkt=np.asarray(w.grid_crs_wkt), method=np.asarray(WEIGHTS_METHOD),
             )
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return out
 
 

@@ -12,13 +12,13 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import requests
 
 from dhbv.errors import DhbvInputError
+from dhbv.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,7 @@ def copy_prestaged(src, dest, *, sha256: str | None = None, size: int | None = N
     if src.is_dir():
         raise DhbvInputError(f"pre-staged path {src} is a folder; use copy_prestaged_folder")
     _verify_readonly(src, sha256, size)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         if link:
             os.unlink(tmp)
             try:
@@ -172,11 +169,6 @@ def copy_prestaged(src, dest, *, sha256: str | None = None, size: int | None = N
                 shutil.copy2(src, tmp)
         else:
             shutil.copy2(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return dest
 
 

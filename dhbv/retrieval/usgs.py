@@ -15,8 +15,6 @@ when given), written atomically.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from dhbv.errors import DhbvInputError
+from dhbv.io.atomic import atomic_path
 
 CFS_TO_CMS = 0.0283168
 FLAG_MEANINGS = ("approved", "provisional", "estimated", "ice_affected_missing", "missing_other", "not_reported")
@@ -124,14 +123,7 @@ def retrieve_usgs_streamflow(sites: Sequence[str], start: str, end: str, out_pat
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     ds = nwis_to_dataset(df, sites, start, end, area_km2=area_km2, drop_provisional=drop_provisional)
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding={"gauge": {"dtype": str}, "streamflow": {"_FillValue": np.float32(np.nan)}})
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(out) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4",
+                     encoding={"gauge": {"dtype": str}, "streamflow": {"_FillValue": np.float32(np.nan)}})
     return out
