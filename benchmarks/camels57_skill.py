@@ -38,7 +38,7 @@ def main(argv=None):
         train(cfg, run)
     t_train = time.time() - t0
     t1 = time.time()
-    period = cfg["evaluation"]["period"]
+    period = [str(d) for d in cfg["evaluation"]["period"]]
     simulate(run, None, run / "sim_test.nc", period, scores_out=run / "scores_test.csv")
     t_sim = time.time() - t1
     table = pd.read_csv(run / "scores_test.csv", dtype={"gauge": str})

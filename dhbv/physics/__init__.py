@@ -7,7 +7,6 @@ from .hbv2 import (
     ROUTING_PARAMETERS,
     STATIC_PARAMETERS,
     HbvOptions,
-    apply_dy_drop,
     descale,
     run_hbv2,
 )
@@ -15,5 +14,5 @@ from .reference import STATE_NAMES
 
 __all__ = [
     "DYNAMIC_PARAMETERS", "PARAMETER_RANGES", "ROUTING_PARAMETERS", "STATIC_PARAMETERS",
-    "STATE_NAMES", "HbvOptions", "apply_dy_drop", "descale", "run_hbv2", "water_balance",
+    "STATE_NAMES", "HbvOptions", "descale", "run_hbv2", "water_balance",
 ]

@@ -128,20 +128,6 @@ def nominal_exchange(rt: torch.Tensor, ac: torch.Tensor, uparea: torch.Tensor,
     return torch.where(a < EXCHANGE_AREA_SWITCH, small, large)
 
 
-def apply_dy_drop(dyn: torch.Tensor, p: float, generator: torch.Generator | None = None):
-    """Training regulariser ``dy_drop`` (model_spec §2.2): with probability p per unit and per
-    dynamic parameter, replace the series by its last-day value (same draw for all
-    components). ``dyn`` [T, B, 3, nmul] in [0, 1]; returns a tensor of the same shape.
-    """
-    if p <= 0.0:
-        return dyn
-    n_b, n_par = dyn.shape[1], dyn.shape[2]
-    mask = torch.bernoulli(torch.full((1, n_b, n_par, 1), float(p), dtype=dyn.dtype),
-                           generator=generator).to(dyn.device)
-    last = dyn[-1:].expand_as(dyn)
-    return dyn * (1 - mask) + last * mask
-
-
 def _select_backend(options: HbvOptions, device: torch.device) -> str:
     if options.backend == "reference":
         return "reference"
