@@ -23,18 +23,23 @@ SCRIPT = textwrap.dedent("""
     sta = lo + rng.uniform(0, 1, (B, M, 12)) * (hi - lo)
     s0 = rng.uniform(0, 30, (B, M, 5))
     cst = kernels_cpu.make_constants(1e-5, M, np.float64)
+    # store widths: start-of-day states only (powers recomputed) and states + powers
+    runs = [(f, b, n) for n in (5, kernels_cpu.N_STORE)
+            for f, b in ((kernels_cpu.forward_kernel, kernels_cpu.backward_kernel),
+                         (kernels_cuda.forward_arrays, kernels_cuda.backward_arrays))]
     for bounded in (False, True):
         res = []
-        for fwd, bwd in ((kernels_cpu.forward_kernel, kernels_cpu.backward_kernel),
-                         (kernels_cuda.forward_arrays, kernels_cuda.backward_arrays)):
-            out = np.zeros((18, B, T)); store = np.zeros((B, M, T, 5)); fin = np.zeros((B, M, 5))
+        for fwd, bwd, n_store in runs:
+            out = np.zeros((18, B, T)); store = np.zeros((B, M, T, n_store))
+            fin = np.zeros((B, M, 5))
             fwd(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, fin)
             gout = np.linspace(-1, 1, 18 * B * T).reshape(18, B, T); gfin = np.ones((B, M, 5))
             gdyn = np.zeros_like(dyn); gsta = np.zeros_like(sta); gs0 = np.zeros_like(s0)
             bwd(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfin, gdyn, gsta, gs0)
             res.append((out, fin, gdyn, gsta, gs0))
-        for a, b in zip(*res):
-            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+        for other in res[1:]:
+            for a, b in zip(res[0], other):
+                np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
     print("CUDASIM-OK")
 """)
 

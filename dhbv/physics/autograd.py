@@ -67,7 +67,7 @@ class FusedHbv(torch.autograd.Function):
         out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
         out = out_tb.transpose(0, 2, 1)
         if any(ctx.needs_input_grad[3:6]):
-            store = np.empty((n_b, n_mul, n_t, 5), dtype=P.dtype)
+            store = np.empty((n_b, n_mul, n_t, kernels_cpu.N_STORE), dtype=P.dtype)
         else:  # no backward: one slot per component, rewritten every day (time stride 0)
             slot = np.empty((n_b, n_mul, 1, 5), dtype=P.dtype)
             store = np.lib.stride_tricks.as_strided(

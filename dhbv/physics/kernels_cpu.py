@@ -3,7 +3,8 @@
 The step equations are those of ``reference.hbv_step`` (model_spec §2.5). The forward kernel
 runs the whole time loop per basin and component, writes nmul-mean outputs and stores the
 five states at the start of every day. The backward kernel sweeps time in reverse, recomputes
-each day from the stored start-of-day states and applies the adjoint of every operation.
+each day from the stored start-of-day states (and the two stored powers) and applies the adjoint
+of every operation.
 
 Non-smooth points follow torch autograd's conventions so that gradients equal those of the
 plain-torch reference: ``clamp(x, min=c)`` passes the gradient where x >= c (and
@@ -14,7 +15,8 @@ Arithmetic stays in the dtype of the arrays (float32 or float64): every constant
 through the ``cst`` array so that numba never promotes float32 expressions to float64.
 Array layouts (basin-major so that each thread streams contiguous memory):
 forcing [B, T]; dyn [B, nmul, T, 3]; sta [B, nmul, 12] (``reference.CORE_STATIC``);
-states [B, nmul, 5]; store [B, nmul, T, 5]; outputs [n_out, B, T] (nmul means).
+states [B, nmul, 5]; store [B, nmul, T, N_STORE] (or [..., 5]); outputs [n_out, B, T]
+(nmul means).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from numba import njit, prange
 (CST_NZ, CST_ZERO, CST_ONE, CST_HALF, CST_INV_NMUL, CST_LO0, CST_LO1, CST_LO2, CST_SC0, CST_SC1,
  CST_SC2) = range(11)
 
+# store slots per day and component: the five start-of-day states, then x**beta and
+# y**betaet (so that the reverse sweep needs no powers). A store with only the five states is
+# accepted as well: the reverse sweep then recomputes the two powers.
+N_STORE = 7
+
 
 def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
                    dyn_scale=(1.0, 1.0, 1.0)) -> np.ndarray:
@@ -41,10 +48,15 @@ def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
     return np.array([nz, 0.0, 1.0, 0.5, 1.0 / nmul, *dyn_lo, *dyn_scale], dtype=dtype)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
-          fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf, bounded, nz, zero, one):
-    """One day for one component; returns every intermediate the adjoint needs."""
+          fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf, bounded, nz, zero, one,
+          have_pw, pw_in, pe_in):
+    """One day for one component; returns every intermediate the adjoint needs.
+
+    With ``have_pw`` the two powers x**beta and y**betaet are taken from ``pw_in``/``pe_in``
+    (stored by the forward sweep) instead of being recomputed.
+    """
     if tc >= tt:
         rain = p
         snow = zero
@@ -67,7 +79,10 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
     mw3 = mw2 - tosoil
 
     x = sm / fc
-    pw = x ** beta
+    if have_pw:
+        pw = pw_in
+    else:
+        pw = x ** beta
     sw = pw
     if sw < zero:
         sw = zero
@@ -81,7 +96,10 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
     sm2 = sm1 - excess
 
     y = sm2 / (lp * fc)
-    pe = y ** betaet
+    if have_pw:
+        pe = pe_in
+    else:
+        pe = y ** betaet
     ef = pe
     if ef < zero:
         ef = zero
@@ -132,7 +150,7 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
             slz2, lfs, lfr, slz3, q2)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
     """Time loop of all components of basin ``b`` (shared by the CPU and CUDA kernels)."""
     n_basin, n_mul, n_t, _ = dyn.shape
@@ -147,51 +165,64 @@ def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
     sc0 = cst[CST_SC0]
     sc1 = cst[CST_SC1]
     sc2 = cst[CST_SC2]
-    for k in range(n_out):
-        for t in range(n_t):
-            out[k, b, t] = zero
+    keep_pw = store.shape[3] > 5
+    # ``final`` holds the running states; the components advance together, one day at a time
+    # (t outer, m inner), so that the out-of-order core overlaps their independent dependency
+    # chains. The nmul sums keep the order m = 0, 1, ... of a per-component loop.
     for m in range(n_mul):
-        fc = sta[b, m, 0]
-        k1 = sta[b, m, 1]
-        k2 = sta[b, m, 2]
-        lp = sta[b, m, 3]
-        percmax = sta[b, m, 4]
-        uzl = sta[b, m, 5]
-        tt = sta[b, m, 6]
-        cfmax = sta[b, m, 7]
-        cfr = sta[b, m, 8]
-        cwh = sta[b, m, 9]
-        c = sta[b, m, 10]
-        lf = sta[b, m, 11]
-        sp = s0[b, m, 0]
-        mw = s0[b, m, 1]
-        sm = s0[b, m, 2]
-        suz = s0[b, m, 3]
-        slz = s0[b, m, 4]
-        for t in range(n_t):
+        for k in range(5):
+            final[b, m, k] = s0[b, m, k]
+    for t in range(n_t):
+        p = P[b, t]
+        tc = TC[b, t]
+        pet = PET[b, t]
+        acc_q = zero
+        acc_q0 = zero
+        acc_q1 = zero
+        acc_q2 = zero
+        acc_et = zero
+        if n_out > 5:
+            for k in range(5, n_out):
+                out[k, b, t] = zero
+        for m in range(n_mul):
+            sp = final[b, m, 0]
+            mw = final[b, m, 1]
+            sm = final[b, m, 2]
+            suz = final[b, m, 3]
+            slz = final[b, m, 4]
             store[b, m, t, 0] = sp
             store[b, m, t, 1] = mw
             store[b, m, t, 2] = sm
             store[b, m, t, 3] = suz
             store[b, m, t, 4] = slz
-            r = _step(sp, mw, sm, suz, slz, P[b, t], TC[b, t], PET[b, t],
+            r = _step(sp, mw, sm, suz, slz, p, tc, pet,
                       dyn[b, m, t, 0] * sc0 + lo0, dyn[b, m, t, 1] * sc1 + lo1,
                       dyn[b, m, t, 2] * sc2 + lo2,
-                      fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf,
-                      bounded, nz, zero, one)
+                      sta[b, m, 0], sta[b, m, 1], sta[b, m, 2], sta[b, m, 3], sta[b, m, 4],
+                      sta[b, m, 5], sta[b, m, 6], sta[b, m, 7], sta[b, m, 8], sta[b, m, 9],
+                      sta[b, m, 10], sta[b, m, 11],
+                      bounded, nz, zero, one, False, zero, zero)
+            if keep_pw:
+                store[b, m, t, 5] = r[19]
+                store[b, m, t, 6] = r[28]
             sp = r[0]
             mw = r[1]
             sm = r[2]
             suz = r[3]
             slz = r[4]
+            final[b, m, 0] = sp
+            final[b, m, 1] = mw
+            final[b, m, 2] = sm
+            final[b, m, 3] = suz
+            final[b, m, 4] = slz
             q0 = r[46]
             q1 = r[48]
             q2 = r[53]
-            out[0, b, t] += q0 + q1 + q2
-            out[1, b, t] += q0
-            out[2, b, t] += q1
-            out[3, b, t] += q2
-            out[4, b, t] += r[31]
+            acc_q += q0 + q1 + q2
+            acc_q0 += q0
+            acc_q1 += q1
+            acc_q2 += q2
+            acc_et += r[31]
             if n_out > 5:
                 out[5, b, t] += r[22]
                 out[6, b, t] += r[25]
@@ -206,24 +237,24 @@ def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
                 out[15, b, t] += sm
                 out[16, b, t] += suz
                 out[17, b, t] += slz
-        final[b, m, 0] = sp
-        final[b, m, 1] = mw
-        final[b, m, 2] = sm
-        final[b, m, 3] = suz
-        final[b, m, 4] = slz
-    for k in range(n_out):
-        for t in range(n_t):
-            out[k, b, t] = out[k, b, t] * inv_n
+        out[0, b, t] = acc_q * inv_n
+        out[1, b, t] = acc_q0 * inv_n
+        out[2, b, t] = acc_q1 * inv_n
+        out[3, b, t] = acc_q2 * inv_n
+        out[4, b, t] = acc_et * inv_n
+        if n_out > 5:
+            for k in range(5, n_out):
+                out[k, b, t] = out[k, b, t] * inv_n
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
     """Run the time loop; fills ``out`` (nmul means), ``store`` and ``final`` in place."""
     for b in prange(dyn.shape[0]):
         _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _split_min(a, b, g, zero, half):
     """Gradient of min(a, b) w.r.t. (a, b), torch convention (equal split on ties)."""
     if a < b:
@@ -233,7 +264,7 @@ def _split_min(a, b, g, zero, half):
     return g * half, g * half
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _pow_grads(x, e, pw, g, zero, one):
     """(d/dx, d/de) of x**e times g, torch convention (d/de = 0 at x = 0).
 
@@ -249,7 +280,7 @@ def _pow_grads(x, e, pw, g, zero, one):
     return gx, ge
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
                     gs0):
     """Reverse sweep of all components of basin ``b`` (shared by the CPU and CUDA kernels)."""
@@ -266,6 +297,7 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
     sc0 = cst[CST_SC0]
     sc1 = cst[CST_SC1]
     sc2 = cst[CST_SC2]
+    have_pw = store.shape[3] > 5
     for m in range(n_mul):
         fc = sta[b, m, 0]
         k1 = sta[b, m, 1]
@@ -307,6 +339,12 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
             betaet = dyn[b, m, t, 2] * sc2 + lo2
             pet = PET[b, t]
             tc = TC[b, t]
+            if have_pw:
+                pw_in = store[b, m, t, 5]
+                pe_in = store[b, m, t, 6]
+            else:
+                pw_in = zero
+                pe_in = zero
             (_sp4, _mw3, _sm4, _suz4, _slz4,
              rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil,
              x, pw, sw, inflow, rech, sm1, e0, excess, sm2, y, pe, ef, etp, et, sm3u, sm3,
@@ -314,7 +352,7 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
              slz2, lfs, lfr, slz3, q2) = _step(
                 sp, mw, sm, suz, slz, P[b, t], tc, pet, beta, k0, betaet,
                 fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf,
-                bounded, nz, zero, one)
+                bounded, nz, zero, one, have_pw, pw_in, pe_in)
 
             # seeds from the outputs of day t (nmul mean -> 1/nmul per component)
             g_q = gout[0, b, t] * inv_n
@@ -508,7 +546,7 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
         gs0[b, m, 4] = a_slz
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta, gs0):
     """Reverse sweep: fills gdyn [B,nmul,T,3], gsta [B,nmul,12], gs0 [B,nmul,5] in place."""
     for b in prange(dyn.shape[0]):
@@ -516,7 +554,7 @@ def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdy
                         gs0)
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def uh_forward_kernel(q, w, y):
     """Causal UH convolution y[b, t] = Σ_k w[b, k]·q[b, t − k] (zero history); q, y [B, T]."""
     n_b, n_t = q.shape
@@ -529,7 +567,7 @@ def uh_forward_kernel(q, w, y):
             y[b, t] = acc
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def uh_backward_kernel(q, w, gy, gq, gw):
     """Adjoint of ``uh_forward_kernel``: fills gq [B, T] and gw [B, L] in place."""
     n_b, n_t = q.shape
@@ -550,7 +588,7 @@ def uh_backward_kernel(q, w, gy, gq, gw):
             gw[b, k] = acc
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, error_model="numpy")
 def column_stats(x, mins, maxs, sums, nans):
     """One serial pass over x [N, C]: per-column min, max, sum and NaN count (in place).
 

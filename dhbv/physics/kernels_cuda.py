@@ -123,7 +123,8 @@ def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=No
     lo, scale = _affine(dyn_affine)
     cst = torch.from_numpy(kernels_cpu.make_constants(nz, n_mul, np_dtype, lo, scale)).to(device)
     out = torch.empty((n_out, n_b, n_t), dtype=dtype, device=device)
-    store = torch.empty((n_b, n_mul, n_t, 5), dtype=dtype, device=device)
+    store = torch.empty((n_b, n_mul, n_t, kernels_cpu.N_STORE), dtype=dtype,
+                        device=device)
     final = torch.empty((n_b, n_mul, 5), dtype=dtype, device=device)
     forward_arrays(_dev(P), _dev(TC), _dev(PET), _dev(dyn_k), _dev(sta_k), _dev(s0_k), bounded,
                    _dev(cst), _dev(out), _dev(store), _dev(final), stream=_stream())
