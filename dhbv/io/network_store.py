@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from dhbv.io.atomic import atomic_path
 
 from dhbv.errors import DhbvInputError, NetworkTopologyError
 
@@ -79,15 +80,8 @@ def order_digest(comid: np.ndarray) -> str:
 
 
 def _atomic_netcdf(ds, path: Path, encoding: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ---- network NetCDF ---------------------------------------------------------------------------

@@ -13,8 +13,6 @@ file/item and what to do.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from dhbv.errors import DhbvInputError
+from dhbv.io.atomic import atomic_path
 
 FORCING_UNITS = {"P": "mm d-1", "T": "degC", "PET": "mm d-1", "Tmax": "degC", "Tmin": "degC"}
 CFS_TO_M3S = 0.0283168
@@ -31,26 +30,16 @@ CFS_TO_M3S = 0.0283168
 def write_netcdf(ds: xr.Dataset, path) -> Path:
     """Write ``ds`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
 def write_text_atomic(text: str, path) -> Path:
     """Write a text file atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
 
 
@@ -245,3 +234,10 @@ def read_membership(path) -> xr.Dataset:
     ds["gauge"] = ("pair", _str_coord(ds["gauge"].values))
     ds["unit"] = ("pair", _str_coord(ds["unit"].values))
     return validate_membership(ds, f"gauge membership {path}")
+
+
+def standard_source(forcing, attributes, observations, membership) -> dict:
+    """A ``data.sources`` entry (type ``standard``) for the four standard-form files of a dataset,
+    as written by :func:`dhbv.training.data.write_standard`."""
+    return {"type": "standard", "forcing": str(forcing), "attributes": str(attributes),
+            "observations": str(observations), "membership": str(membership)}

@@ -18,6 +18,12 @@ import torch
 from torch import Tensor
 
 from dhbv.errors import DhbvInputError
+from dhbv.physics.hbv2 import (
+    DYNAMIC_PARAMETERS,
+    PARAMETER_RANGES,
+    ROUTING_PARAMETERS,
+    STATIC_PARAMETERS,
+)
 
 __all__ = [
     "DYNAMIC_LAYOUT",
@@ -33,45 +39,12 @@ __all__ = [
     "physical_values",
 ]
 
-DYNAMIC_LAYOUT: tuple[str, ...] = ("BETA", "K0", "BETAET")
-STATIC_LAYOUT: tuple[str, ...] = (
-    "FC",
-    "K1",
-    "K2",
-    "LP",
-    "PERC",
-    "UZL",
-    "TT",
-    "CFMAX",
-    "CFR",
-    "CWH",
-    "C",
-    "RT",
-    "AC",
-)
-ROUTING_LAYOUT: tuple[str, ...] = ("route_a", "route_b")
-
-# Canonical table order of model_spec §2.2 (defines the sort key for dynamic parameters).
-_TABLE_ORDER: tuple[str, ...] = (
-    "BETA",
-    "FC",
-    "K0",
-    "K1",
-    "K2",
-    "LP",
-    "PERC",
-    "UZL",
-    "TT",
-    "CFMAX",
-    "CFR",
-    "CWH",
-    "BETAET",
-    "C",
-    "RT",
-    "AC",
-    "route_a",
-    "route_b",
-)
+# The layout is the physics' parameter order (model_spec §2.2); the table order of
+# PARAMETER_RANGES is the sort key for re-ordering configured dynamic parameters.
+DYNAMIC_LAYOUT: tuple[str, ...] = DYNAMIC_PARAMETERS
+STATIC_LAYOUT: tuple[str, ...] = STATIC_PARAMETERS
+ROUTING_LAYOUT: tuple[str, ...] = ROUTING_PARAMETERS
+_TABLE_ORDER: tuple[str, ...] = tuple(PARAMETER_RANGES)
 
 
 def canonical_dynamic_order(names: Sequence[str]) -> tuple[str, ...]:

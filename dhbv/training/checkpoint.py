@@ -1,13 +1,12 @@
 """Checkpoints: model, optimizer, scheduler and RNG states, written atomically."""
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from dhbv.io.atomic import atomic_path
 
 
 def rng_state() -> dict:
@@ -31,15 +30,8 @@ def set_rng_state(st: dict) -> None:
 def save_atomic(obj, path) -> Path:
     """``torch.save`` to a temporary file in the target folder, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from dhbv.io.standard import standard_source
 from dhbv.simulation import simulate
 from dhbv.workflow_support import setup_script_logging
 
@@ -9,13 +10,7 @@ setup_script_logging(snakemake.log[0])
 inp = snakemake.input
 data = {
     "sources": [
-        {
-            "type": "standard",
-            "forcing": inp.forcing,
-            "attributes": inp.attributes,
-            "observations": inp.observations,
-            "membership": inp.membership,
-        }
+        standard_source(inp.forcing, inp.attributes, inp.observations, inp.membership)
     ]
 }
 simulate(

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from dhbv.io.standard import standard_source
 from dhbv.training import train
 from dhbv.workflow_support import setup_script_logging
 
@@ -11,13 +12,7 @@ config = {
     "run": dict(snakemake.params.run, name=snakemake.wildcards.run),
     "data": {
         "sources": [
-            {
-                "type": "standard",
-                "forcing": inp.forcing,
-                "attributes": inp.attributes,
-                "observations": inp.observations,
-                "membership": inp.membership,
-            }
+            standard_source(inp.forcing, inp.attributes, inp.observations, inp.membership)
         ]
     },
     "model": snakemake.params.model,
