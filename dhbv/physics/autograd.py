@@ -1,13 +1,14 @@
 """torch.autograd.Function around the fused HBV 2.0 kernels (forward + reverse sweep).
 
 The function takes the core inputs in the layouts of ``reference.run_reference`` and returns
-the same values; kernels run on basin-major copies (see ``kernels_cpu``). Gradients are
+the same values; the kernels read the time-major inputs in place (see ``kernels_cpu``). Gradients are
 returned for the dynamic parameters, the static core inputs (which include TT_eff and the
 nominal exchange LF) and the initial states; the forcing is not differentiated.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 
@@ -28,8 +29,8 @@ def _affine(dyn_affine):
 
 
 def _stack_grads(g_outs, like):
-    """[n_out, T, B] gradient from per-output gradients (None = zero)."""
-    n_t, n_b = like.shape[1], like.shape[0]
+    """[n_out, T, B] gradient from per-output gradients (None = zero); ``like`` is [T, B]."""
+    n_t, n_b = like.shape
     g = torch.zeros((len(g_outs), n_t, n_b), dtype=like.dtype, device=like.device)
     for k, gk in enumerate(g_outs):
         if gk is not None:
@@ -53,29 +54,24 @@ class FusedHbv(torch.autograd.Function):
         n_t, n_b = p.shape
         n_mul = dyn.shape[2]
         n_out = len(OUTPUT_NAMES) if full else N_COMPACT
-        # strided views, no copies: forcing [B, T], dyn [B, nmul, T, 3], states [B, nmul, 5]
-        P = _np(p.t())
-        TC = _np(tc.t())
-        PET = _np(pet.t())
-        dyn_k = _np(dyn.permute(1, 2, 0, 3))
-        sta_k = _np(sta)
-        s0_k = _np(states0.permute(1, 2, 0))
+        # the kernels read the caller's time-major layouts in place (strided views, no copies):
+        # forcing [T, B], dyn [T, B, nmul, 3], sta [B, nmul, 12], states [5, B, nmul]
+        P = _np(p)
         lo, scale = _affine(dyn_affine)
         cst = kernels_cpu.make_constants(nz, n_mul, P.dtype, lo, scale)
-        # outputs are time-major [n_out, T, B] (contiguous [T, B] series for the caller's UH and
-        # loss); the kernel writes them through a [n_out, B, T] strided view
         out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
-        out = out_tb.transpose(0, 2, 1)
         if any(ctx.needs_input_grad[3:6]):
-            store = np.empty((n_b, n_mul, n_t, kernels_cpu.N_STORE), dtype=P.dtype)
+            # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
+            # component at a time and then streams through contiguous memory
+            store = np.empty((n_t, n_b, n_mul, kernels_cpu.N_STORE), dtype=P.dtype)
         else:  # no backward: one slot per component, rewritten every day (time stride 0)
-            slot = np.empty((n_b, n_mul, 1, 5), dtype=P.dtype)
+            slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
             store = np.lib.stride_tricks.as_strided(
-                slot, shape=(n_b, n_mul, n_t, 5),
-                strides=(slot.strides[0], slot.strides[1], 0, slot.strides[3]))
-        final = np.empty((n_b, n_mul, 5), dtype=P.dtype)
-        kernels_cpu.forward_kernel(P, TC, PET, dyn_k, sta_k, s0_k, bool(bounded), cst, out,
-                                   store, final)
+                slot, shape=(n_t, n_b, n_mul, 5), strides=(0, *slot.strides[1:]))
+        final = np.empty((5, n_b, n_mul), dtype=P.dtype)
+        block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
+        kernels_cpu.forward_kernel(P, _np(tc), _np(pet), _np(dyn), _np(sta), _np(states0),
+                                   bool(bounded), cst, out_tb, store, final, block)
         # inputs are saved as tensors (version-checked by autograd), the stored states as numpy
         ctx.save_for_backward(p, tc, pet, dyn, sta)
         ctx.store = store
@@ -86,8 +82,7 @@ class FusedHbv(torch.autograd.Function):
         # one output per series ([T, B] slices of the time-major buffer): unused outputs get no
         # gradient at all, instead of a zero-filled [n_out, T, B] select_backward each
         ctx.set_materialize_grads(False)
-        final_t = torch.from_numpy(final).permute(2, 0, 1)
-        return (*torch.from_numpy(out_tb).unbind(0), final_t)
+        return (*torch.from_numpy(out_tb).unbind(0), torch.from_numpy(final))
 
     @staticmethod
     def backward(ctx, *grads):
@@ -95,30 +90,27 @@ class FusedHbv(torch.autograd.Function):
         if getattr(ctx, "on_cuda", False):
             from . import kernels_cuda
 
-            g_out = _stack_grads(g_outs, ctx.cuda_inputs[0])  # P is [B, T]
+            g_out = _stack_grads(g_outs, ctx.cuda_inputs[0])  # P is [T, B]
             g_dyn, g_sta, g_s0 = kernels_cuda.backward(ctx, g_out, g_final)
             return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None
         p, tc, pet, dyn, sta = ctx.saved_tensors
         store, cst = ctx.store, ctx.cst
-        n_b, n_mul, n_t, _ = store.shape
+        n_t, n_b, n_mul, _ = store.shape
         dtype = store.dtype
-        gout_tb = np.zeros((ctx.n_out, n_t, n_b), dtype=dtype)
+        gout = np.zeros((ctx.n_out, n_t, n_b), dtype=dtype)
         for k, g in enumerate(g_outs):
             if g is not None:
-                gout_tb[k] = _np(g.to(ctx.dtype))
-        gout = gout_tb.transpose(0, 2, 1)
+                gout[k] = _np(g.to(ctx.dtype))
         if g_final is None:
-            gfinal = np.zeros((n_b, n_mul, 5), dtype=dtype)
+            gfinal = np.zeros((5, n_b, n_mul), dtype=dtype)
         else:
-            gfinal = _np(g_final.to(ctx.dtype).permute(1, 2, 0))
+            gfinal = _np(g_final.to(ctx.dtype))
         g_dyn = torch.empty_like(dyn, memory_format=torch.preserve_format)
         g_sta = torch.empty_like(sta, memory_format=torch.preserve_format)
-        gs0 = np.empty((n_b, n_mul, 5), dtype=dtype)
-        kernels_cpu.backward_kernel(_np(p.t()), _np(tc.t()), _np(pet.t()),
-                                    _np(dyn.permute(1, 2, 0, 3)), _np(sta), store, ctx.bounded,
-                                    cst, gout, gfinal, _np(g_dyn.permute(1, 2, 0, 3)),
-                                    _np(g_sta), gs0)
-        g_s0 = torch.from_numpy(gs0).permute(2, 0, 1)
+        gs0 = np.empty((5, n_b, n_mul), dtype=dtype)
+        kernels_cpu.backward_kernel(_np(p), _np(tc), _np(pet), _np(dyn), _np(sta), store,
+                                    ctx.bounded, cst, gout, gfinal, _np(g_dyn), _np(g_sta), gs0)
+        g_s0 = torch.from_numpy(gs0)
         return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None
 
 

@@ -24,7 +24,7 @@ def _require_tensor(name: str, x) -> None:
 
 def _column_stats(x: torch.Tensor):
     """(min, max, sum) per column of x [N, C] as Python floats; NaN anywhere in a column makes
-    its min and max NaN (the checks then report it). One pass over the data."""
+    its min and max NaN (the checks then report it). One parallel pass over the data."""
     if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0):
         from .kernels_cpu import column_stats
 
@@ -32,10 +32,10 @@ def _column_stats(x: torch.Tensor):
         mins = np.empty(n_c, dtype=np.float64)
         maxs = np.empty(n_c, dtype=np.float64)
         sums = np.empty(n_c, dtype=np.float64)
-        nans = np.empty(n_c, dtype=np.int64)
-        column_stats(x.numpy(), mins, maxs, sums, nans)
-        mins[nans > 0] = np.nan
-        maxs[nans > 0] = np.nan
+        column_stats(x.numpy(), mins, maxs, sums)
+        bad = ~np.isfinite(sums)  # NaN or inf somewhere in the column
+        mins[bad] = np.nan
+        maxs[bad] = np.nan
         return [float(v) for v in mins], [float(v) for v in maxs], [float(v) for v in sums]
     f_min, f_max = torch.aminmax(x, dim=0)
     f_sum = x.sum(dim=0)

@@ -1,10 +1,10 @@
 """Fused numba kernels for the HBV 2.0 time loop on CPU: forward and hand-derived adjoint.
 
 The step equations are those of ``reference.hbv_step`` (model_spec §2.5). The forward kernel
-runs the whole time loop per basin and component, writes nmul-mean outputs and stores the
-five states at the start of every day. The backward kernel sweeps time in reverse, recomputes
-each day from the stored start-of-day states (and the two stored powers) and applies the adjoint
-of every operation.
+runs the whole time loop for a block of basins (days outer, basins and components inner), writes
+nmul-mean outputs and stores the five states at the start of every day. The backward kernel
+sweeps time in reverse, recomputes each day from the stored start-of-day states (and the two
+stored powers) and applies the adjoint of every operation.
 
 Non-smooth points follow torch autograd's conventions so that gradients equal those of the
 plain-torch reference: ``clamp(x, min=c)`` passes the gradient where x >= c (and
@@ -13,10 +13,10 @@ the rain/snow indicator has no gradient; d(x^β)/dβ is 0 at x = 0.
 
 Arithmetic stays in the dtype of the arrays (float32 or float64): every constant enters
 through the ``cst`` array so that numba never promotes float32 expressions to float64.
-Array layouts (basin-major so that each thread streams contiguous memory):
-forcing [B, T]; dyn [B, nmul, T, 3]; sta [B, nmul, 12] (``reference.CORE_STATIC``);
-states [B, nmul, 5]; store [B, nmul, T, N_STORE] (or [..., 5]); outputs [n_out, B, T]
-(nmul means).
+Array layouts are the callers' time-major ones, read in place (any strides), so that every day
+touches one contiguous slice per array: forcing [T, B]; dyn [T, B, nmul, 3];
+sta [B, nmul, 12] (``reference.CORE_STATIC``); states [5, B, nmul];
+store [T, B, nmul, N_STORE] (or [..., 5]; any memory order); outputs [n_out, T, B] (nmul means).
 """
 
 from __future__ import annotations
@@ -151,9 +151,14 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
-def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
-    """Time loop of all components of basin ``b`` (shared by the CPU and CUDA kernels)."""
-    n_basin, n_mul, n_t, _ = dyn.shape
+def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
+    """Time loop of basins b0..b1-1, all components (shared by the CPU and CUDA kernels).
+
+    Day-outer: at each day the block reads one contiguous slice of every time-major array
+    and the independent components of the block overlap in the out-of-order core. The nmul
+    sums keep the order m = 0, 1, ... .
+    """
+    n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
     nz = cst[CST_NZ]
     zero = cst[CST_ZERO]
@@ -166,92 +171,98 @@ def _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
     sc1 = cst[CST_SC1]
     sc2 = cst[CST_SC2]
     keep_pw = store.shape[3] > 5
-    # ``final`` holds the running states; the components advance together, one day at a time
-    # (t outer, m inner), so that the out-of-order core overlaps their independent dependency
-    # chains. The nmul sums keep the order m = 0, 1, ... of a per-component loop.
-    for m in range(n_mul):
-        for k in range(5):
-            final[b, m, k] = s0[b, m, k]
-    for t in range(n_t):
-        p = P[b, t]
-        tc = TC[b, t]
-        pet = PET[b, t]
-        acc_q = zero
-        acc_q0 = zero
-        acc_q1 = zero
-        acc_q2 = zero
-        acc_et = zero
-        if n_out > 5:
-            for k in range(5, n_out):
-                out[k, b, t] = zero
+    for b in range(b0, b1):
         for m in range(n_mul):
-            sp = final[b, m, 0]
-            mw = final[b, m, 1]
-            sm = final[b, m, 2]
-            suz = final[b, m, 3]
-            slz = final[b, m, 4]
-            store[b, m, t, 0] = sp
-            store[b, m, t, 1] = mw
-            store[b, m, t, 2] = sm
-            store[b, m, t, 3] = suz
-            store[b, m, t, 4] = slz
-            r = _step(sp, mw, sm, suz, slz, p, tc, pet,
-                      dyn[b, m, t, 0] * sc0 + lo0, dyn[b, m, t, 1] * sc1 + lo1,
-                      dyn[b, m, t, 2] * sc2 + lo2,
-                      sta[b, m, 0], sta[b, m, 1], sta[b, m, 2], sta[b, m, 3], sta[b, m, 4],
-                      sta[b, m, 5], sta[b, m, 6], sta[b, m, 7], sta[b, m, 8], sta[b, m, 9],
-                      sta[b, m, 10], sta[b, m, 11],
-                      bounded, nz, zero, one, False, zero, zero)
-            if keep_pw:
-                store[b, m, t, 5] = r[19]
-                store[b, m, t, 6] = r[28]
-            sp = r[0]
-            mw = r[1]
-            sm = r[2]
-            suz = r[3]
-            slz = r[4]
-            final[b, m, 0] = sp
-            final[b, m, 1] = mw
-            final[b, m, 2] = sm
-            final[b, m, 3] = suz
-            final[b, m, 4] = slz
-            q0 = r[46]
-            q1 = r[48]
-            q2 = r[53]
-            acc_q += q0 + q1 + q2
-            acc_q0 += q0
-            acc_q1 += q1
-            acc_q2 += q2
-            acc_et += r[31]
+            for k in range(5):
+                final[k, b, m] = s0[k, b, m]
+    for t in range(n_t):
+        for b in range(b0, b1):
+            p = P[t, b]
+            tc = TC[t, b]
+            pet = PET[t, b]
+            acc_q = zero
+            acc_q0 = zero
+            acc_q1 = zero
+            acc_q2 = zero
+            acc_et = zero
             if n_out > 5:
-                out[5, b, t] += r[22]
-                out[6, b, t] += r[25]
-                out[7, b, t] += r[17]
-                out[8, b, t] += r[42]
-                out[9, b, t] += r[37]
-                out[10, b, t] += r[29]
-                out[11, b, t] += r[51]
-                out[12, b, t] += r[40]
-                out[13, b, t] += sp
-                out[14, b, t] += mw
-                out[15, b, t] += sm
-                out[16, b, t] += suz
-                out[17, b, t] += slz
-        out[0, b, t] = acc_q * inv_n
-        out[1, b, t] = acc_q0 * inv_n
-        out[2, b, t] = acc_q1 * inv_n
-        out[3, b, t] = acc_q2 * inv_n
-        out[4, b, t] = acc_et * inv_n
-        if n_out > 5:
-            for k in range(5, n_out):
-                out[k, b, t] = out[k, b, t] * inv_n
+                for k in range(5, n_out):
+                    out[k, t, b] = zero
+            for m in range(n_mul):
+                sp = final[0, b, m]
+                mw = final[1, b, m]
+                sm = final[2, b, m]
+                suz = final[3, b, m]
+                slz = final[4, b, m]
+                store[t, b, m, 0] = sp
+                store[t, b, m, 1] = mw
+                store[t, b, m, 2] = sm
+                store[t, b, m, 3] = suz
+                store[t, b, m, 4] = slz
+                r = _step(sp, mw, sm, suz, slz, p, tc, pet,
+                          dyn[t, b, m, 0] * sc0 + lo0, dyn[t, b, m, 1] * sc1 + lo1,
+                          dyn[t, b, m, 2] * sc2 + lo2,
+                          sta[b, m, 0], sta[b, m, 1], sta[b, m, 2], sta[b, m, 3], sta[b, m, 4],
+                          sta[b, m, 5], sta[b, m, 6], sta[b, m, 7], sta[b, m, 8], sta[b, m, 9],
+                          sta[b, m, 10], sta[b, m, 11],
+                          bounded, nz, zero, one, False, zero, zero)
+                if keep_pw:
+                    store[t, b, m, 5] = r[19]
+                    store[t, b, m, 6] = r[28]
+                final[0, b, m] = r[0]
+                final[1, b, m] = r[1]
+                final[2, b, m] = r[2]
+                final[3, b, m] = r[3]
+                final[4, b, m] = r[4]
+                q0 = r[46]
+                q1 = r[48]
+                q2 = r[53]
+                acc_q += q0 + q1 + q2
+                acc_q0 += q0
+                acc_q1 += q1
+                acc_q2 += q2
+                acc_et += r[31]
+                if n_out > 5:
+                    out[5, t, b] += r[22]
+                    out[6, t, b] += r[25]
+                    out[7, t, b] += r[17]
+                    out[8, t, b] += r[42]
+                    out[9, t, b] += r[37]
+                    out[10, t, b] += r[29]
+                    out[11, t, b] += r[51]
+                    out[12, t, b] += r[40]
+                    out[13, t, b] += r[0]
+                    out[14, t, b] += r[1]
+                    out[15, t, b] += r[2]
+                    out[16, t, b] += r[3]
+                    out[17, t, b] += r[4]
+            out[0, t, b] = acc_q * inv_n
+            out[1, t, b] = acc_q0 * inv_n
+            out[2, t, b] = acc_q1 * inv_n
+            out[3, t, b] = acc_q2 * inv_n
+            out[4, t, b] = acc_et * inv_n
+            if n_out > 5:
+                for k in range(5, n_out):
+                    out[k, t, b] = out[k, t, b] * inv_n
+
+
+def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
+    """Basins per parallel block: about 64 cells per block, and >= 8 blocks per thread when
+    there are enough basins (load balance)."""
+    per_cells = max(1, 64 // max(1, n_mul))
+    per_balance = max(1, -(-n_basin // (8 * max(1, n_threads))))
+    return max(1, min(per_cells, per_balance))
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
-def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
+def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block):
     """Run the time loop; fills ``out`` (nmul means), ``store`` and ``final`` in place."""
-    for b in prange(dyn.shape[0]):
-        _forward_basin(b, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final)
+    n_basin = dyn.shape[1]
+    n_block = (n_basin + block - 1) // block
+    for i in prange(n_block):
+        b0 = i * block
+        _forward_block(b0, min(b0 + block, n_basin), P, TC, PET, dyn, sta, s0, bounded, cst,
+                       out, store, final)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -281,10 +292,16 @@ def _pow_grads(x, e, pw, g, zero, one):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
-def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                    gs0):
-    """Reverse sweep of all components of basin ``b`` (shared by the CPU and CUDA kernels)."""
-    n_basin, n_mul, n_t, _ = dyn.shape
+def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
+                   gs0):
+    """Reverse sweep of component ``m`` of basin ``b`` (shared by the CPU and CUDA kernels).
+
+    Cell-outer, time-inner: the running adjoints and the static-parameter gradients stay in
+    registers. The CPU caller allocates ``store`` cell-major in memory (contiguous in time for
+    each cell); on the GPU it is time-major so that neighbouring threads read neighbouring
+    records.
+    """
+    n_t = dyn.shape[0]
     n_out = gout.shape[0]
     nz = cst[CST_NZ]
     zero = cst[CST_ZERO]
@@ -298,260 +315,261 @@ def _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, 
     sc1 = cst[CST_SC1]
     sc2 = cst[CST_SC2]
     have_pw = store.shape[3] > 5
-    for m in range(n_mul):
-        fc = sta[b, m, 0]
-        k1 = sta[b, m, 1]
-        k2 = sta[b, m, 2]
-        lp = sta[b, m, 3]
-        percmax = sta[b, m, 4]
-        uzl = sta[b, m, 5]
-        tt = sta[b, m, 6]
-        cfmax = sta[b, m, 7]
-        cfr = sta[b, m, 8]
-        cwh = sta[b, m, 9]
-        c = sta[b, m, 10]
-        lf = sta[b, m, 11]
-        g_fc = zero
-        g_k1 = zero
-        g_k2 = zero
-        g_lp = zero
-        g_percmax = zero
-        g_uzl = zero
-        g_tt = zero
-        g_cfmax = zero
-        g_cfr = zero
-        g_cwh = zero
-        g_c = zero
-        g_lf = zero
-        a_sp = gfinal[b, m, 0]
-        a_mw = gfinal[b, m, 1]
-        a_sm = gfinal[b, m, 2]
-        a_suz = gfinal[b, m, 3]
-        a_slz = gfinal[b, m, 4]
-        for t in range(n_t - 1, -1, -1):
-            sp = store[b, m, t, 0]
-            mw = store[b, m, t, 1]
-            sm = store[b, m, t, 2]
-            suz = store[b, m, t, 3]
-            slz = store[b, m, t, 4]
-            beta = dyn[b, m, t, 0] * sc0 + lo0
-            k0 = dyn[b, m, t, 1] * sc1 + lo1
-            betaet = dyn[b, m, t, 2] * sc2 + lo2
-            pet = PET[b, t]
-            tc = TC[b, t]
-            if have_pw:
-                pw_in = store[b, m, t, 5]
-                pe_in = store[b, m, t, 6]
-            else:
-                pw_in = zero
-                pe_in = zero
-            (_sp4, _mw3, _sm4, _suz4, _slz4,
-             rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil,
-             x, pw, sw, inflow, rech, sm1, e0, excess, sm2, y, pe, ef, etp, et, sm3u, sm3,
-             z, zc, cp0, cap, smc, slzc, clamp_w, suz1, perc, suz2, h0, h, q0, suz3, q1,
-             slz2, lfs, lfr, slz3, q2) = _step(
-                sp, mw, sm, suz, slz, P[b, t], tc, pet, beta, k0, betaet,
-                fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf,
-                bounded, nz, zero, one, have_pw, pw_in, pe_in)
+    fc = sta[b, m, 0]
+    k1 = sta[b, m, 1]
+    k2 = sta[b, m, 2]
+    lp = sta[b, m, 3]
+    percmax = sta[b, m, 4]
+    uzl = sta[b, m, 5]
+    tt = sta[b, m, 6]
+    cfmax = sta[b, m, 7]
+    cfr = sta[b, m, 8]
+    cwh = sta[b, m, 9]
+    c = sta[b, m, 10]
+    lf = sta[b, m, 11]
+    g_fc = zero
+    g_k1 = zero
+    g_k2 = zero
+    g_lp = zero
+    g_percmax = zero
+    g_uzl = zero
+    g_tt = zero
+    g_cfmax = zero
+    g_cfr = zero
+    g_cwh = zero
+    g_c = zero
+    g_lf = zero
+    a_sp = gfinal[0, b, m]
+    a_mw = gfinal[1, b, m]
+    a_sm = gfinal[2, b, m]
+    a_suz = gfinal[3, b, m]
+    a_slz = gfinal[4, b, m]
+    for t in range(n_t - 1, -1, -1):
+        sp = store[t, b, m, 0]
+        mw = store[t, b, m, 1]
+        sm = store[t, b, m, 2]
+        suz = store[t, b, m, 3]
+        slz = store[t, b, m, 4]
+        beta = dyn[t, b, m, 0] * sc0 + lo0
+        k0 = dyn[t, b, m, 1] * sc1 + lo1
+        betaet = dyn[t, b, m, 2] * sc2 + lo2
+        pet = PET[t, b]
+        tc = TC[t, b]
+        if have_pw:
+            pw_in = store[t, b, m, 5]
+            pe_in = store[t, b, m, 6]
+        else:
+            pw_in = zero
+            pe_in = zero
+        (_sp4, _mw3, _sm4, _suz4, _slz4,
+         rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil,
+         x, pw, sw, inflow, rech, sm1, e0, excess, sm2, y, pe, ef, etp, et, sm3u, sm3,
+         z, zc, cp0, cap, smc, slzc, clamp_w, suz1, perc, suz2, h0, h, q0, suz3, q1,
+         slz2, lfs, lfr, slz3, q2) = _step(
+            sp, mw, sm, suz, slz, P[t, b], tc, pet, beta, k0, betaet,
+            fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf,
+            bounded, nz, zero, one, have_pw, pw_in, pe_in)
 
-            # seeds from the outputs of day t (nmul mean -> 1/nmul per component)
-            g_q = gout[0, b, t] * inv_n
-            a_q0 = g_q + gout[1, b, t] * inv_n
-            a_q1 = g_q + gout[2, b, t] * inv_n
-            a_q2 = g_q + gout[3, b, t] * inv_n
-            a_et = gout[4, b, t] * inv_n
-            a_rech = zero
-            a_exc = zero
-            a_ts = zero
-            a_perc = zero
-            a_cap = zero
-            a_ef = zero
-            a_lfr = zero
-            a_cl = zero
-            if n_out > 5:
-                a_rech = gout[5, b, t] * inv_n
-                a_exc = gout[6, b, t] * inv_n
-                a_ts = gout[7, b, t] * inv_n
-                a_perc = gout[8, b, t] * inv_n
-                a_cap = gout[9, b, t] * inv_n
-                a_ef = gout[10, b, t] * inv_n
-                a_lfr = gout[11, b, t] * inv_n
-                a_cl = gout[12, b, t] * inv_n
-                a_sp = a_sp + gout[13, b, t] * inv_n
-                a_mw = a_mw + gout[14, b, t] * inv_n
-                a_sm = a_sm + gout[15, b, t] * inv_n
-                a_suz = a_suz + gout[16, b, t] * inv_n
-                a_slz = a_slz + gout[17, b, t] * inv_n
-            a_sp3 = a_sp
-            a_mw3 = a_mw
-            a_sm4 = a_sm
-            a_suz4 = a_suz
-            a_slz4 = a_slz
+        # seeds from the outputs of day t (nmul mean -> 1/nmul per component)
+        g_q = gout[0, t, b] * inv_n
+        a_q0 = g_q + gout[1, t, b] * inv_n
+        a_q1 = g_q + gout[2, t, b] * inv_n
+        a_q2 = g_q + gout[3, t, b] * inv_n
+        a_et = gout[4, t, b] * inv_n
+        a_rech = zero
+        a_exc = zero
+        a_ts = zero
+        a_perc = zero
+        a_cap = zero
+        a_ef = zero
+        a_lfr = zero
+        a_cl = zero
+        if n_out > 5:
+            a_rech = gout[5, t, b] * inv_n
+            a_exc = gout[6, t, b] * inv_n
+            a_ts = gout[7, t, b] * inv_n
+            a_perc = gout[8, t, b] * inv_n
+            a_cap = gout[9, t, b] * inv_n
+            a_ef = gout[10, t, b] * inv_n
+            a_lfr = gout[11, t, b] * inv_n
+            a_cl = gout[12, t, b] * inv_n
+            a_sp = a_sp + gout[13, t, b] * inv_n
+            a_mw = a_mw + gout[14, t, b] * inv_n
+            a_sm = a_sm + gout[15, t, b] * inv_n
+            a_suz = a_suz + gout[16, t, b] * inv_n
+            a_slz = a_slz + gout[17, t, b] * inv_n
+        a_sp3 = a_sp
+        a_mw3 = a_mw
+        a_sm4 = a_sm
+        a_suz4 = a_suz
+        a_slz4 = a_slz
 
-            # baseflow: q2 = k2*slz3, slz4 = slz3 - q2
-            a_q2 = a_q2 - a_slz4
-            a_slz3 = a_slz4 + a_q2 * k2
-            g_k2 += a_q2 * slz3
+        # baseflow: q2 = k2*slz3, slz4 = slz3 - q2
+        a_q2 = a_q2 - a_slz4
+        a_slz3 = a_slz4 + a_q2 * k2
+        g_k2 += a_q2 * slz3
 
-            # regional exchange
-            if bounded:
-                a_lfr = a_lfr + a_slz3
-                a_slz2 = a_slz3
-                g_a, g_lo = _split_min(-lf, -lfs, a_lfr, zero, half)  # max(lf, lo)
-                g_lf += g_a
-                a_slz2 = a_slz2 - g_lo
-            else:
-                a_slz3 = a_slz3 + a_lfr
-                a_slz2 = -a_lfr
-                if lfs >= nz:
-                    a_slz2 = a_slz2 + a_slz3
-                    g_lf += a_slz3
+        # regional exchange
+        if bounded:
+            a_lfr = a_lfr + a_slz3
+            a_slz2 = a_slz3
+            g_a, g_lo = _split_min(-lf, -lfs, a_lfr, zero, half)  # max(lf, lo)
+            g_lf += g_a
+            a_slz2 = a_slz2 - g_lo
+        else:
+            a_slz3 = a_slz3 + a_lfr
+            a_slz2 = -a_lfr
+            if lfs >= nz:
+                a_slz2 = a_slz2 + a_slz3
+                g_lf += a_slz3
 
-            # slz2 = slz1 + perc
-            a_slz1 = a_slz2
-            a_perc = a_perc + a_slz2
-            # q1 = k1*suz3; suz4 = suz3 - q1
-            a_q1 = a_q1 - a_suz4
-            a_suz3 = a_suz4 + a_q1 * k1
-            g_k1 += a_q1 * suz3
-            # q0 = k0*max(suz2 - uzl, 0); suz3 = suz2 - q0
-            a_q0 = a_q0 - a_suz3
-            a_suz2 = a_suz3
-            a_k0 = a_q0 * h
-            if h0 >= zero:
-                a_h = a_q0 * k0
-                a_suz2 = a_suz2 + a_h
-                g_uzl -= a_h
-            # perc = min(suz1, percmax); suz2 = suz1 - perc
-            a_perc = a_perc - a_suz2
-            a_suz1 = a_suz2
-            g_a, g_b = _split_min(suz1, percmax, a_perc, zero, half)
-            a_suz1 = a_suz1 + g_a
-            g_percmax += g_b
-            # suz1 = suz + rech + excess
-            a_suz_prev = a_suz1
-            a_rech = a_rech + a_suz1
-            a_exc = a_exc + a_suz1
+        # slz2 = slz1 + perc
+        a_slz1 = a_slz2
+        a_perc = a_perc + a_slz2
+        # q1 = k1*suz3; suz4 = suz3 - q1
+        a_q1 = a_q1 - a_suz4
+        a_suz3 = a_suz4 + a_q1 * k1
+        g_k1 += a_q1 * suz3
+        # q0 = k0*max(suz2 - uzl, 0); suz3 = suz2 - q0
+        a_q0 = a_q0 - a_suz3
+        a_suz2 = a_suz3
+        a_k0 = a_q0 * h
+        if h0 >= zero:
+            a_h = a_q0 * k0
+            a_suz2 = a_suz2 + a_h
+            g_uzl -= a_h
+        # perc = min(suz1, percmax); suz2 = suz1 - perc
+        a_perc = a_perc - a_suz2
+        a_suz1 = a_suz2
+        g_a, g_b = _split_min(suz1, percmax, a_perc, zero, half)
+        a_suz1 = a_suz1 + g_a
+        g_percmax += g_b
+        # suz1 = suz + rech + excess
+        a_suz_prev = a_suz1
+        a_rech = a_rech + a_suz1
+        a_exc = a_exc + a_suz1
 
-            # clamp-created water = sm4 + slz1 - sm3u - slz
-            a_sm4 = a_sm4 + a_cl
-            a_slz1 = a_slz1 + a_cl
-            # sm4 = max(smc, nz); slz1 = max(slzc, nz); smc = sm3 + cap; slzc = slz - cap
-            a_smc = a_sm4 if smc >= nz else zero
-            a_slzc = a_slz1 if slzc >= nz else zero
-            a_sm3 = a_smc
-            a_cap = a_cap + a_smc - a_slzc
-            a_slz_prev = a_slzc - a_cl
-            # cap = min(slz, cp0); cp0 = c*slz*(1 - zc)
-            g_a, a_cp0 = _split_min(slz, cp0, a_cap, zero, half)
-            a_slz_prev = a_slz_prev + g_a
-            om = one - zc
-            g_c += a_cp0 * slz * om
-            a_slz_prev = a_slz_prev + a_cp0 * c * om
-            if z <= one:
-                a_z = -(a_cp0 * (c * slz))
-                a_sm3 = a_sm3 + a_z / fc
-                g_fc -= a_z * sm3 / (fc * fc)
-            # sm3 = max(sm3u, nz); sm3u = sm2 - et
-            a_sm3u = (a_sm3 if sm3u >= nz else zero) - a_cl
-            a_sm2 = a_sm3u
-            a_et = a_et - a_sm3u
-            # et = min(sm2, etp); etp = pet*ef
-            g_a, a_etp = _split_min(sm2, etp, a_et, zero, half)
-            a_sm2 = a_sm2 + g_a
-            a_ef = a_ef + a_etp * pet
-            if pe >= zero and pe <= one:
-                a_pe = a_ef
-            else:
-                a_pe = zero
-            a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one)
-            den = lp * fc
-            a_sm2 = a_sm2 + a_y / den
-            a_den = -(a_y * sm2 / (den * den))
-            g_lp += a_den * fc
-            g_fc += a_den * lp
-            # sm2 = sm1 - excess; excess = max(sm1 - fc, 0)
-            a_sm1 = a_sm2
-            a_exc = a_exc - a_sm2
-            if e0 >= zero:
-                a_sm1 = a_sm1 + a_exc
-                g_fc -= a_exc
-            # sm1 = sm + rain + tosoil - rech; rech = inflow*sw
-            a_sm_prev = a_sm1
-            a_ts = a_ts + a_sm1
-            a_rech = a_rech - a_sm1
-            a_ts = a_ts + a_rech * sw
-            a_sw = a_rech * inflow
-            if pw >= zero and pw <= one:
-                a_pw = a_sw
-            else:
-                a_pw = zero
-            a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one)
-            a_sm_prev = a_sm_prev + a_x / fc
-            g_fc -= a_x * sm / (fc * fc)
+        # clamp-created water = sm4 + slz1 - sm3u - slz
+        a_sm4 = a_sm4 + a_cl
+        a_slz1 = a_slz1 + a_cl
+        # sm4 = max(smc, nz); slz1 = max(slzc, nz); smc = sm3 + cap; slzc = slz - cap
+        a_smc = a_sm4 if smc >= nz else zero
+        a_slzc = a_slz1 if slzc >= nz else zero
+        a_sm3 = a_smc
+        a_cap = a_cap + a_smc - a_slzc
+        a_slz_prev = a_slzc - a_cl
+        # cap = min(slz, cp0); cp0 = c*slz*(1 - zc)
+        g_a, a_cp0 = _split_min(slz, cp0, a_cap, zero, half)
+        a_slz_prev = a_slz_prev + g_a
+        om = one - zc
+        g_c += a_cp0 * slz * om
+        a_slz_prev = a_slz_prev + a_cp0 * c * om
+        if z <= one:
+            a_z = -(a_cp0 * (c * slz))
+            a_sm3 = a_sm3 + a_z / fc
+            g_fc -= a_z * sm3 / (fc * fc)
+        # sm3 = max(sm3u, nz); sm3u = sm2 - et
+        a_sm3u = (a_sm3 if sm3u >= nz else zero) - a_cl
+        a_sm2 = a_sm3u
+        a_et = a_et - a_sm3u
+        # et = min(sm2, etp); etp = pet*ef
+        g_a, a_etp = _split_min(sm2, etp, a_et, zero, half)
+        a_sm2 = a_sm2 + g_a
+        a_ef = a_ef + a_etp * pet
+        if pe >= zero and pe <= one:
+            a_pe = a_ef
+        else:
+            a_pe = zero
+        a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one)
+        den = lp * fc
+        a_sm2 = a_sm2 + a_y / den
+        a_den = -(a_y * sm2 / (den * den))
+        g_lp += a_den * fc
+        g_fc += a_den * lp
+        # sm2 = sm1 - excess; excess = max(sm1 - fc, 0)
+        a_sm1 = a_sm2
+        a_exc = a_exc - a_sm2
+        if e0 >= zero:
+            a_sm1 = a_sm1 + a_exc
+            g_fc -= a_exc
+        # sm1 = sm + rain + tosoil - rech; rech = inflow*sw
+        a_sm_prev = a_sm1
+        a_ts = a_ts + a_sm1
+        a_rech = a_rech - a_sm1
+        a_ts = a_ts + a_rech * sw
+        a_sw = a_rech * inflow
+        if pw >= zero and pw <= one:
+            a_pw = a_sw
+        else:
+            a_pw = zero
+        a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one)
+        a_sm_prev = a_sm_prev + a_x / fc
+        g_fc -= a_x * sm / (fc * fc)
 
-            # snow: tosoil = max(mw2 - cwh*sp3, 0); mw3 = mw2 - tosoil
-            a_mw2 = a_mw3
-            a_ts = a_ts - a_mw3
-            if ts0 >= zero:
-                a_mw2 = a_mw2 + a_ts
-                a_sp3 = a_sp3 - a_ts * cwh
-                g_cwh -= a_ts * sp3
-            # sp3 = sp2 + refr; mw2 = mw1 - refr; refr = min(max(r0, 0), mw1)
-            a_sp2 = a_sp3
-            a_mw1 = a_mw2
-            a_refr = a_sp3 - a_mw2
-            a_r1, g_b = _split_min(r1, mw1, a_refr, zero, half)
-            a_mw1 = a_mw1 + g_b
-            if r0 >= zero:
-                dtt = tt - tc
-                g_cfr += a_r1 * cfmax * dtt
-                g_cfmax += a_r1 * cfr * dtt
-                g_tt += a_r1 * (cfr * cfmax)
-            # mw1 = mw + melt; sp2 = sp1 - melt; melt = min(max(m0, 0), sp1)
-            a_mw_prev = a_mw1
-            a_melt = a_mw1 - a_sp2
-            a_sp1 = a_sp2
-            a_m1, g_b = _split_min(m1, sp1, a_melt, zero, half)
-            a_sp1 = a_sp1 + g_b
-            if m0 >= zero:
-                g_cfmax += a_m1 * (tc - tt)
-                g_tt -= a_m1 * cfmax
+        # snow: tosoil = max(mw2 - cwh*sp3, 0); mw3 = mw2 - tosoil
+        a_mw2 = a_mw3
+        a_ts = a_ts - a_mw3
+        if ts0 >= zero:
+            a_mw2 = a_mw2 + a_ts
+            a_sp3 = a_sp3 - a_ts * cwh
+            g_cwh -= a_ts * sp3
+        # sp3 = sp2 + refr; mw2 = mw1 - refr; refr = min(max(r0, 0), mw1)
+        a_sp2 = a_sp3
+        a_mw1 = a_mw2
+        a_refr = a_sp3 - a_mw2
+        a_r1, g_b = _split_min(r1, mw1, a_refr, zero, half)
+        a_mw1 = a_mw1 + g_b
+        if r0 >= zero:
+            dtt = tt - tc
+            g_cfr += a_r1 * cfmax * dtt
+            g_cfmax += a_r1 * cfr * dtt
+            g_tt += a_r1 * (cfr * cfmax)
+        # mw1 = mw + melt; sp2 = sp1 - melt; melt = min(max(m0, 0), sp1)
+        a_mw_prev = a_mw1
+        a_melt = a_mw1 - a_sp2
+        a_sp1 = a_sp2
+        a_m1, g_b = _split_min(m1, sp1, a_melt, zero, half)
+        a_sp1 = a_sp1 + g_b
+        if m0 >= zero:
+            g_cfmax += a_m1 * (tc - tt)
+            g_tt -= a_m1 * cfmax
 
-            gdyn[b, m, t, 0] = a_beta * sc0
-            gdyn[b, m, t, 1] = a_k0 * sc1
-            gdyn[b, m, t, 2] = a_betaet * sc2
-            a_sp = a_sp1
-            a_mw = a_mw_prev
-            a_sm = a_sm_prev
-            a_suz = a_suz_prev
-            a_slz = a_slz_prev
+        gdyn[t, b, m, 0] = a_beta * sc0
+        gdyn[t, b, m, 1] = a_k0 * sc1
+        gdyn[t, b, m, 2] = a_betaet * sc2
+        a_sp = a_sp1
+        a_mw = a_mw_prev
+        a_sm = a_sm_prev
+        a_suz = a_suz_prev
+        a_slz = a_slz_prev
 
-        gsta[b, m, 0] = g_fc
-        gsta[b, m, 1] = g_k1
-        gsta[b, m, 2] = g_k2
-        gsta[b, m, 3] = g_lp
-        gsta[b, m, 4] = g_percmax
-        gsta[b, m, 5] = g_uzl
-        gsta[b, m, 6] = g_tt
-        gsta[b, m, 7] = g_cfmax
-        gsta[b, m, 8] = g_cfr
-        gsta[b, m, 9] = g_cwh
-        gsta[b, m, 10] = g_c
-        gsta[b, m, 11] = g_lf
-        gs0[b, m, 0] = a_sp
-        gs0[b, m, 1] = a_mw
-        gs0[b, m, 2] = a_sm
-        gs0[b, m, 3] = a_suz
-        gs0[b, m, 4] = a_slz
+    gsta[b, m, 0] = g_fc
+    gsta[b, m, 1] = g_k1
+    gsta[b, m, 2] = g_k2
+    gsta[b, m, 3] = g_lp
+    gsta[b, m, 4] = g_percmax
+    gsta[b, m, 5] = g_uzl
+    gsta[b, m, 6] = g_tt
+    gsta[b, m, 7] = g_cfmax
+    gsta[b, m, 8] = g_cfr
+    gsta[b, m, 9] = g_cwh
+    gsta[b, m, 10] = g_c
+    gsta[b, m, 11] = g_lf
+    gs0[0, b, m] = a_sp
+    gs0[1, b, m] = a_mw
+    gs0[2, b, m] = a_sm
+    gs0[3, b, m] = a_suz
+    gs0[4, b, m] = a_slz
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta, gs0):
-    """Reverse sweep: fills gdyn [B,nmul,T,3], gsta [B,nmul,12], gs0 [B,nmul,5] in place."""
-    for b in prange(dyn.shape[0]):
-        _backward_basin(b, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                        gs0)
+    """Reverse sweep: fills gdyn [T,B,nmul,3], gsta [B,nmul,12], gs0 [5,B,nmul] in place."""
+    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
+    for b in prange(n_basin):
+        for m in range(n_mul):
+            _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn,
+                           gsta, gs0)
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
@@ -588,27 +606,36 @@ def uh_backward_kernel(q, w, gy, gq, gw):
             gw[b, k] = acc
 
 
-@njit(cache=True, fastmath=False, error_model="numpy")
-def column_stats(x, mins, maxs, sums, nans):
-    """One serial pass over x [N, C]: per-column min, max, sum and NaN count (in place).
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+def column_stats(x, mins, maxs, sums):
+    """Per-column min, max and float64 sum of x [N, C] (in place), in parallel row chunks.
 
-    Used by the input checks: a single cache-friendly pass, without a parallel region (which on
-    a loaded machine costs more in thread hand-off than the scan itself).
+    The loop is branch-free so that it vectorises: NaN is skipped by the min/max selects but
+    poisons the sum, and so does inf; a non-finite sum therefore flags NaN/inf in the column
+    (float32 data cannot overflow a float64 sum).
     """
     n, n_c = x.shape
-    for c in range(n_c):
-        mins[c] = np.inf
-        maxs[c] = -np.inf
-        sums[c] = 0.0
-        nans[c] = 0
-    for i in range(n):
+    n_chunk = 64
+    step = (n + n_chunk - 1) // n_chunk
+    pmin = np.empty((n_chunk, n_c))
+    pmax = np.empty((n_chunk, n_c))
+    psum = np.empty((n_chunk, n_c))
+    for j in prange(n_chunk):
+        i0 = j * step
+        i1 = min(n, i0 + step)
         for c in range(n_c):
-            v = x[i, c]
-            if v != v:
-                nans[c] += 1
-                continue
-            if v < mins[c]:
-                mins[c] = v
-            if v > maxs[c]:
-                maxs[c] = v
-            sums[c] += v
+            mn = np.inf
+            mx = -np.inf
+            acc = 0.0
+            for i in range(i0, i1):
+                v = x[i, c]
+                acc += v
+                mn = v if v < mn else mn
+                mx = v if v > mx else mx
+            pmin[j, c] = mn
+            pmax[j, c] = mx
+            psum[j, c] = acc
+    for c in range(n_c):
+        mins[c] = pmin[:, c].min()
+        maxs[c] = pmax[:, c].max()
+        sums[c] = psum[:, c].sum()
