@@ -32,9 +32,10 @@ from numba import njit, prange
  CST_SC2) = range(11)
 
 # store slots per day and component: the five start-of-day states, then x**beta and
-# y**betaet (so that the reverse sweep needs no powers). A store with only the five states is
-# accepted as well: the reverse sweep then recomputes the two powers.
-N_STORE = 7
+# y**betaet (so that the reverse sweep needs no powers) and SM after recharge (so that the CPU
+# reverse sweep can take both logarithms in one tight loop ahead of the sweep). A store with
+# only the five states is accepted as well: the reverse sweep then recomputes the two powers.
+N_STORE = 8
 
 
 def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
@@ -49,14 +50,8 @@ def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
-          fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf, bounded, nz, zero, one,
-          have_pw, pw_in, pe_in):
-    """One day for one component; returns every intermediate the adjoint needs.
-
-    With ``have_pw`` the two powers x**beta and y**betaet are taken from ``pw_in``/``pe_in``
-    (stored by the forward sweep) instead of being recomputed.
-    """
+def _snow(sp, mw, p, tc, tt, cfmax, cfr, cwh, zero):
+    """Snow part of the day: rain/snow split, melt, refreezing, liquid water to the soil."""
     if tc >= tt:
         rain = p
         snow = zero
@@ -77,12 +72,12 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
     ts0 = mw2 - cwh * sp3
     tosoil = ts0 if ts0 >= zero else zero
     mw3 = mw2 - tosoil
+    return rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil, mw3
 
-    x = sm / fc
-    if have_pw:
-        pw = pw_in
-    else:
-        pw = x ** beta
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _recharge(sm, fc, rain, tosoil, pw, zero, one):
+    """Recharge with the power pw = (sm/fc)**BETA, then the excess over FC."""
     sw = pw
     if sw < zero:
         sw = zero
@@ -94,12 +89,14 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
     e0 = sm1 - fc
     excess = e0 if e0 >= zero else zero
     sm2 = sm1 - excess
+    return sw, inflow, rech, sm1, e0, excess, sm2
 
-    y = sm2 / (lp * fc)
-    if have_pw:
-        pe = pe_in
-    else:
-        pe = y ** betaet
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _after_et_power(sm2, suz, slz, pet, pe, rech, excess, k0, fc, k1, k2, percmax, uzl, c,
+                    lf, bounded, nz, zero, one):
+    """ET with the power pe = (sm2/(LP·FC))**BETAET, capillary rise, percolation, the three
+    outflows and the regional exchange."""
     ef = pe
     if ef < zero:
         ef = zero
@@ -142,7 +139,36 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
         lfr = slz3 - slz2
     q2 = k2 * slz3
     slz4 = slz3 - q2
+    return (ef, etp, et, sm3u, sm3, z, zc, cp0, cap, smc, slzc, sm4, slz1, clamp_w, suz1, perc,
+            suz2, h0, h, q0, suz3, q1, suz4, slz2, lfs, lfr, slz3, q2, slz4)
 
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
+          fc, k1, k2, lp, percmax, uzl, tt, cfmax, cfr, cwh, c, lf, bounded, nz, zero, one,
+          have_pw, pw_in, pe_in):
+    """One day for one component; returns every intermediate the adjoint needs.
+
+    With ``have_pw`` the two powers x**beta and y**betaet are taken from ``pw_in``/``pe_in``
+    (stored by the forward sweep) instead of being recomputed.
+    """
+    (rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil,
+     mw3) = _snow(sp, mw, p, tc, tt, cfmax, cfr, cwh, zero)
+    x = sm / fc
+    if have_pw:
+        pw = pw_in
+    else:
+        pw = x ** beta
+    sw, inflow, rech, sm1, e0, excess, sm2 = _recharge(sm, fc, rain, tosoil, pw, zero, one)
+    y = sm2 / (lp * fc)
+    if have_pw:
+        pe = pe_in
+    else:
+        pe = y ** betaet
+    (ef, etp, et, sm3u, sm3, z, zc, cp0, cap, smc, slzc, sm4, slz1, clamp_w, suz1, perc, suz2,
+     h0, h, q0, suz3, q1, suz4, slz2, lfs, lfr, slz3, q2, slz4) = _after_et_power(
+        sm2, suz, slz, pet, pe, rech, excess, k0, fc, k1, k2, percmax, uzl, c, lf, bounded, nz,
+        zero, one)
     return (sp3, mw3, sm4, suz4, slz4,
             rain, sp1, m0, m1, melt, mw1, r0, r1, refr, sp3, mw2, ts0, tosoil,
             x, pw, sw, inflow, rech, sm1, e0, excess, sm2, y, pe, ef, etp, et, sm3u, sm3,
@@ -209,6 +235,8 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
                 if keep_pw:
                     store[t, b, m, 5] = r[19]
                     store[t, b, m, 6] = r[28]
+                    if store.shape[3] > 7:
+                        store[t, b, m, 7] = r[26]
                 final[0, b, m] = r[0]
                 final[1, b, m] = r[1]
                 final[2, b, m] = r[2]
@@ -246,6 +274,147 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
                     out[k, t, b] = out[k, t, b] * inv_n
 
 
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
+    """CPU variant of :func:`_forward_block` (same arithmetic, bit-identical results).
+
+    Each day runs in phases over all cells of the block: snow and x = SM/FC; the powers
+    x**BETA; recharge and y = SM/(LP·FC); the powers y**BETAET; the rest. The power loops then
+    hold nothing but ``powf`` calls, so no day's state has to be spilled around them, and the
+    arithmetic phases are free of calls.
+    """
+    n_t, n_basin, n_mul, _ = dyn.shape
+    n_out = out.shape[0]
+    nz = cst[CST_NZ]
+    zero = cst[CST_ZERO]
+    one = cst[CST_ONE]
+    inv_n = cst[CST_INV_NMUL]
+    lo0 = cst[CST_LO0]
+    lo1 = cst[CST_LO1]
+    lo2 = cst[CST_LO2]
+    sc0 = cst[CST_SC0]
+    sc1 = cst[CST_SC1]
+    sc2 = cst[CST_SC2]
+    keep_pw = store.shape[3] > 5
+    keep_sm2 = store.shape[3] > 7
+    n_cell = (b1 - b0) * n_mul
+    # per-cell scratch of one day: base, exponent / power, rain, tosoil, rech, excess, sm2
+    xs = np.empty(n_cell, dtype=P.dtype)
+    es = np.empty(n_cell, dtype=P.dtype)
+    rain_s = np.empty(n_cell, dtype=P.dtype)
+    ts_s = np.empty(n_cell, dtype=P.dtype)
+    rech_s = np.empty(n_cell, dtype=P.dtype)
+    exc_s = np.empty(n_cell, dtype=P.dtype)
+    sm2_s = np.empty(n_cell, dtype=P.dtype)
+    for b in range(b0, b1):
+        for m in range(n_mul):
+            for k in range(5):
+                final[k, b, m] = s0[k, b, m]
+    for t in range(n_t):
+        # phase 1: snow; x = SM/FC
+        i = 0
+        for b in range(b0, b1):
+            p = P[t, b]
+            tc = TC[t, b]
+            for m in range(n_mul):
+                sp = final[0, b, m]
+                mw = final[1, b, m]
+                sm = final[2, b, m]
+                store[t, b, m, 0] = sp
+                store[t, b, m, 1] = mw
+                store[t, b, m, 2] = sm
+                store[t, b, m, 3] = final[3, b, m]
+                store[t, b, m, 4] = final[4, b, m]
+                (rain, _sp1, _m0, _m1, _melt, _mw1, _r0, _r1, _refr, sp3, _mw2, _ts0, tosoil,
+                 mw3) = _snow(sp, mw, p, tc, sta[b, m, 6], sta[b, m, 7], sta[b, m, 8],
+                              sta[b, m, 9], zero)
+                final[0, b, m] = sp3
+                final[1, b, m] = mw3
+                rain_s[i] = rain
+                ts_s[i] = tosoil
+                xs[i] = sm / sta[b, m, 0]
+                es[i] = dyn[t, b, m, 0] * sc0 + lo0
+                i += 1
+        # phase 2: x**BETA
+        for i in range(n_cell):
+            es[i] = xs[i] ** es[i]
+        # phase 3: recharge, excess; y = SM/(LP·FC); the exponent BETAET
+        i = 0
+        for b in range(b0, b1):
+            for m in range(n_mul):
+                fc = sta[b, m, 0]
+                pw = es[i]
+                if keep_pw:
+                    store[t, b, m, 5] = pw
+                (_sw, _inflow, rech, _sm1, _e0, excess, sm2) = _recharge(
+                    final[2, b, m], fc, rain_s[i], ts_s[i], pw, zero, one)
+                rech_s[i] = rech
+                exc_s[i] = excess
+                sm2_s[i] = sm2
+                if keep_sm2:
+                    store[t, b, m, 7] = sm2
+                xs[i] = sm2 / (sta[b, m, 3] * fc)
+                es[i] = dyn[t, b, m, 2] * sc2 + lo2
+                i += 1
+        # phase 4: y**BETAET
+        for i in range(n_cell):
+            es[i] = xs[i] ** es[i]
+        # phase 5: ET, capillary rise, percolation, outflows, exchange; nmul means
+        i = 0
+        for b in range(b0, b1):
+            pet = PET[t, b]
+            acc_q = zero
+            acc_q0 = zero
+            acc_q1 = zero
+            acc_q2 = zero
+            acc_et = zero
+            if n_out > 5:
+                for k in range(5, n_out):
+                    out[k, t, b] = zero
+            for m in range(n_mul):
+                pe = es[i]
+                if keep_pw:
+                    store[t, b, m, 6] = pe
+                (ef, _etp, et, _sm3u, _sm3, _z, _zc, _cp0, cap, _smc, _slzc, sm4, _slz1,
+                 clamp_w, _suz1, perc, _suz2, _h0, _h, q0, _suz3, q1, suz4, _slz2, _lfs, lfr,
+                 _slz3, q2, slz4) = _after_et_power(
+                    sm2_s[i], final[3, b, m], final[4, b, m], pet, pe, rech_s[i], exc_s[i],
+                    dyn[t, b, m, 1] * sc1 + lo1, sta[b, m, 0], sta[b, m, 1], sta[b, m, 2],
+                    sta[b, m, 4], sta[b, m, 5], sta[b, m, 10], sta[b, m, 11], bounded, nz,
+                    zero, one)
+                final[2, b, m] = sm4
+                final[3, b, m] = suz4
+                final[4, b, m] = slz4
+                acc_q += q0 + q1 + q2
+                acc_q0 += q0
+                acc_q1 += q1
+                acc_q2 += q2
+                acc_et += et
+                if n_out > 5:
+                    out[5, t, b] += rech_s[i]
+                    out[6, t, b] += exc_s[i]
+                    out[7, t, b] += ts_s[i]
+                    out[8, t, b] += perc
+                    out[9, t, b] += cap
+                    out[10, t, b] += ef
+                    out[11, t, b] += lfr
+                    out[12, t, b] += clamp_w
+                    out[13, t, b] += final[0, b, m]
+                    out[14, t, b] += final[1, b, m]
+                    out[15, t, b] += sm4
+                    out[16, t, b] += suz4
+                    out[17, t, b] += slz4
+                i += 1
+            out[0, t, b] = acc_q * inv_n
+            out[1, t, b] = acc_q0 * inv_n
+            out[2, t, b] = acc_q1 * inv_n
+            out[3, t, b] = acc_q2 * inv_n
+            out[4, t, b] = acc_et * inv_n
+            if n_out > 5:
+                for k in range(5, n_out):
+                    out[k, t, b] = out[k, t, b] * inv_n
+
+
 def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
     """Basins per parallel block: about 64 cells per block, and >= 8 blocks per thread when
     there are enough basins (load balance)."""
@@ -261,8 +430,8 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
     n_block = (n_basin + block - 1) // block
     for i in prange(n_block):
         b0 = i * block
-        _forward_block(b0, min(b0 + block, n_basin), P, TC, PET, dyn, sta, s0, bounded, cst,
-                       out, store, final)
+        _forward_block_phased(b0, min(b0 + block, n_basin), P, TC, PET, dyn, sta, s0, bounded,
+                              cst, out, store, final)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -276,30 +445,34 @@ def _split_min(a, b, g, zero, half):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _pow_grads(x, e, pw, g, zero, one):
+def _pow_grads(x, e, pw, g, zero, one, have_log, log_x):
     """(d/dx, d/de) of x**e times g, torch convention (d/de = 0 at x = 0).
 
     x**(e-1) is taken as pw/x for x != 0 (pw = x**e from the forward recomputation), which
-    saves a power per call; at x = 0 the power itself keeps torch's 0/inf conventions.
+    saves a power per call; at x = 0 the power itself keeps torch's 0/inf conventions. With
+    ``have_log``, ``log_x`` holds log(x) (taken ahead of the sweep).
     """
     if x == zero:
         gx = g * e * x ** (e - one)
         ge = zero
     else:
         gx = g * e * (pw / x)
-        ge = g * pw * math.log(x)
+        if have_log:
+            ge = g * pw * log_x
+        else:
+            ge = g * pw * math.log(x)
     return gx, ge
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                   gs0):
+                   gs0, logs):
     """Reverse sweep of component ``m`` of basin ``b`` (shared by the CPU and CUDA kernels).
 
     Cell-outer, time-inner: the running adjoints and the static-parameter gradients stay in
-    registers. The CPU caller allocates ``store`` cell-major in memory (contiguous in time for
-    each cell); on the GPU it is time-major so that neighbouring threads read neighbouring
-    records.
+    registers. ``logs`` [>= T, 2] is scratch for log(SM/FC) and log(SM2/(LP·FC)) of every day,
+    taken in one call-only loop before the sweep (the CPU kernel; a store with SM2 is needed);
+    with fewer rows (the CUDA kernel) the logarithms are taken inside the sweep.
     """
     n_t = dyn.shape[0]
     n_out = gout.shape[0]
@@ -344,6 +517,12 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
     a_sm = gfinal[2, b, m]
     a_suz = gfinal[3, b, m]
     a_slz = gfinal[4, b, m]
+    have_log = store.shape[3] > 7 and logs.shape[0] >= n_t
+    if have_log:
+        den_y = lp * fc
+        for t in range(n_t):
+            logs[t, 0] = math.log(store[t, b, m, 2] / fc)
+            logs[t, 1] = math.log(store[t, b, m, 7] / den_y)
     for t in range(n_t - 1, -1, -1):
         sp = store[t, b, m, 0]
         mw = store[t, b, m, 1]
@@ -480,7 +659,8 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
             a_pe = a_ef
         else:
             a_pe = zero
-        a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one)
+        a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one, have_log,
+                                   logs[t, 1] if have_log else zero)
         den = lp * fc
         a_sm2 = a_sm2 + a_y / den
         a_den = -(a_y * sm2 / (den * den))
@@ -502,7 +682,8 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
             a_pw = a_sw
         else:
             a_pw = zero
-        a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one)
+        a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one, have_log,
+                                 logs[t, 0] if have_log else zero)
         a_sm_prev = a_sm_prev + a_x / fc
         g_fc -= a_x * sm / (fc * fc)
 
@@ -565,11 +746,12 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta, gs0):
     """Reverse sweep: fills gdyn [T,B,nmul,3], gsta [B,nmul,12], gs0 [5,B,nmul] in place."""
-    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
+    n_t, n_basin, n_mul = dyn.shape[0], dyn.shape[1], dyn.shape[2]
     for b in prange(n_basin):
+        logs = np.empty((n_t, 2), dtype=store.dtype)
         for m in range(n_mul):
             _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn,
-                           gsta, gs0)
+                           gsta, gs0, logs)
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")

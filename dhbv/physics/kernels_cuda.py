@@ -64,12 +64,12 @@ def _kernels():
 
     @cuda.jit
     def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                        gs0):
+                        gs0, logs):
         i = cuda.grid(1)
         n_mul = dyn.shape[2]
         if i < dyn.shape[1] * n_mul:
             backward_cell(i // n_mul, i % n_mul, P, TC, PET, dyn, sta, store, bounded, cst,
-                          gout, gfinal, gdyn, gsta, gs0)
+                          gout, gfinal, gdyn, gsta, gs0, logs)
 
     _KERNELS = (forward_kernel, backward_kernel)
     return _KERNELS
@@ -92,8 +92,9 @@ def backward_arrays(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdy
     """Launch the reverse-sweep kernel; same layouts as ``kernels_cpu.backward_kernel``."""
     kernel = _kernels()[1]
     blocks, threads = _grid(dyn.shape[1] * dyn.shape[2])
+    no_logs = cuda.device_array((1, 2), dtype=dyn.dtype)  # logarithms taken in the sweep
     kernel[blocks, threads, stream](P, TC, PET, dyn, sta, store, bool(bounded), cst, gout,
-                                    gfinal, gdyn, gsta, gs0)
+                                    gfinal, gdyn, gsta, gs0, no_logs)
 
 
 def _dev(tensor):
