@@ -32,10 +32,9 @@ from numba import njit, prange
  CST_SC2) = range(11)
 
 # store slots per day and component: the five start-of-day states, then x**beta and
-# y**betaet (so that the reverse sweep needs no powers) and SM after recharge (so that the CPU
-# reverse sweep can take both logarithms in one tight loop ahead of the sweep). A store with
-# only the five states is accepted as well: the reverse sweep then recomputes the two powers.
-N_STORE = 8
+# y**betaet (so that the reverse sweep needs no powers). A store with only the five states is
+# accepted as well: the reverse sweep then recomputes the two powers.
+N_STORE = 7
 
 
 def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
@@ -235,8 +234,6 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
                 if keep_pw:
                     store[t, b, m, 5] = r[19]
                     store[t, b, m, 6] = r[28]
-                    if store.shape[3] > 7:
-                        store[t, b, m, 7] = r[26]
                 final[0, b, m] = r[0]
                 final[1, b, m] = r[1]
                 final[2, b, m] = r[2]
@@ -296,7 +293,6 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
     sc1 = cst[CST_SC1]
     sc2 = cst[CST_SC2]
     keep_pw = store.shape[3] > 5
-    keep_sm2 = store.shape[3] > 7
     n_cell = (b1 - b0) * n_mul
     # per-cell scratch of one day: base, exponent / power, rain, tosoil, rech, excess, sm2
     xs = np.empty(n_cell, dtype=P.dtype)
@@ -351,8 +347,6 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
                 rech_s[i] = rech
                 exc_s[i] = excess
                 sm2_s[i] = sm2
-                if keep_sm2:
-                    store[t, b, m, 7] = sm2
                 xs[i] = sm2 / (sta[b, m, 3] * fc)
                 es[i] = dyn[t, b, m, 2] * sc2 + lo2
                 i += 1
@@ -445,34 +439,28 @@ def _split_min(a, b, g, zero, half):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _pow_grads(x, e, pw, g, zero, one, have_log, log_x):
+def _pow_grads(x, e, pw, g, zero, one):
     """(d/dx, d/de) of x**e times g, torch convention (d/de = 0 at x = 0).
 
     x**(e-1) is taken as pw/x for x != 0 (pw = x**e from the forward recomputation), which
-    saves a power per call; at x = 0 the power itself keeps torch's 0/inf conventions. With
-    ``have_log``, ``log_x`` holds log(x) (taken ahead of the sweep).
+    saves a power per call; at x = 0 the power itself keeps torch's 0/inf conventions.
     """
     if x == zero:
         gx = g * e * x ** (e - one)
         ge = zero
     else:
         gx = g * e * (pw / x)
-        if have_log:
-            ge = g * pw * log_x
-        else:
-            ge = g * pw * math.log(x)
+        ge = g * pw * math.log(x)
     return gx, ge
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                   gs0, logs):
+                   gs0):
     """Reverse sweep of component ``m`` of basin ``b`` (shared by the CPU and CUDA kernels).
 
     Cell-outer, time-inner: the running adjoints and the static-parameter gradients stay in
-    registers. ``logs`` [>= T, 2] is scratch for log(SM/FC) and log(SM2/(LP·FC)) of every day,
-    taken in one call-only loop before the sweep (the CPU kernel; a store with SM2 is needed);
-    with fewer rows (the CUDA kernel) the logarithms are taken inside the sweep.
+    registers.
     """
     n_t = dyn.shape[0]
     n_out = gout.shape[0]
@@ -517,12 +505,6 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
     a_sm = gfinal[2, b, m]
     a_suz = gfinal[3, b, m]
     a_slz = gfinal[4, b, m]
-    have_log = store.shape[3] > 7 and logs.shape[0] >= n_t
-    if have_log:
-        den_y = lp * fc
-        for t in range(n_t):
-            logs[t, 0] = math.log(store[t, b, m, 2] / fc)
-            logs[t, 1] = math.log(store[t, b, m, 7] / den_y)
     for t in range(n_t - 1, -1, -1):
         sp = store[t, b, m, 0]
         mw = store[t, b, m, 1]
@@ -659,8 +641,7 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
             a_pe = a_ef
         else:
             a_pe = zero
-        a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one, have_log,
-                                   logs[t, 1] if have_log else zero)
+        a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one)
         den = lp * fc
         a_sm2 = a_sm2 + a_y / den
         a_den = -(a_y * sm2 / (den * den))
@@ -682,8 +663,7 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
             a_pw = a_sw
         else:
             a_pw = zero
-        a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one, have_log,
-                                 logs[t, 0] if have_log else zero)
+        a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one)
         a_sm_prev = a_sm_prev + a_x / fc
         g_fc -= a_x * sm / (fc * fc)
 
@@ -746,12 +726,11 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta, gs0):
     """Reverse sweep: fills gdyn [T,B,nmul,3], gsta [B,nmul,12], gs0 [5,B,nmul] in place."""
-    n_t, n_basin, n_mul = dyn.shape[0], dyn.shape[1], dyn.shape[2]
+    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
     for b in prange(n_basin):
-        logs = np.empty((n_t, 2), dtype=store.dtype)
         for m in range(n_mul):
             _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn,
-                           gsta, gs0, logs)
+                           gsta, gs0)
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")

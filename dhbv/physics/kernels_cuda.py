@@ -51,7 +51,8 @@ def _kernels():
     if _KERNELS is not None:
         return _KERNELS
     globs = dict(vars(kernels_cpu))
-    for name in ("_split_min", "_pow_grads", "_step", "_forward_block", "_backward_cell"):
+    for name in ("_split_min", "_pow_grads", "_snow", "_recharge", "_after_et_power", "_step",
+                 "_forward_block", "_backward_cell"):
         globs[name] = cuda.jit(device=True)(_rebind(getattr(kernels_cpu, name).py_func, globs))
     forward_block = globs["_forward_block"]
     backward_cell = globs["_backward_cell"]
@@ -64,12 +65,12 @@ def _kernels():
 
     @cuda.jit
     def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta,
-                        gs0, logs):
+                        gs0):
         i = cuda.grid(1)
         n_mul = dyn.shape[2]
         if i < dyn.shape[1] * n_mul:
             backward_cell(i // n_mul, i % n_mul, P, TC, PET, dyn, sta, store, bounded, cst,
-                          gout, gfinal, gdyn, gsta, gs0, logs)
+                          gout, gfinal, gdyn, gsta, gs0)
 
     _KERNELS = (forward_kernel, backward_kernel)
     return _KERNELS
@@ -92,9 +93,8 @@ def backward_arrays(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdy
     """Launch the reverse-sweep kernel; same layouts as ``kernels_cpu.backward_kernel``."""
     kernel = _kernels()[1]
     blocks, threads = _grid(dyn.shape[1] * dyn.shape[2])
-    no_logs = cuda.device_array((1, 2), dtype=dyn.dtype)  # logarithms taken in the sweep
     kernel[blocks, threads, stream](P, TC, PET, dyn, sta, store, bool(bounded), cst, gout,
-                                    gfinal, gdyn, gsta, gs0, no_logs)
+                                    gfinal, gdyn, gsta, gs0)
 
 
 def _dev(tensor):
