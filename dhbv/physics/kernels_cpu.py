@@ -505,6 +505,11 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
     a_sm = gfinal[2, b, m]
     a_suz = gfinal[3, b, m]
     a_slz = gfinal[4, b, m]
+    # reciprocals once per component: multiplications keep divisions off the adjoint chain
+    inv_fc = one / fc
+    inv_fc2 = inv_fc * inv_fc
+    inv_den = one / (lp * fc)
+    inv_den2 = inv_den * inv_den
     for t in range(n_t - 1, -1, -1):
         sp = store[t, b, m, 0]
         mw = store[t, b, m, 1]
@@ -627,8 +632,8 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
         a_slz_prev = a_slz_prev + a_cp0 * c * om
         if z <= one:
             a_z = -(a_cp0 * (c * slz))
-            a_sm3 = a_sm3 + a_z / fc
-            g_fc -= a_z * sm3 / (fc * fc)
+            a_sm3 = a_sm3 + a_z * inv_fc
+            g_fc -= a_z * sm3 * inv_fc2
         # sm3 = max(sm3u, nz); sm3u = sm2 - et
         a_sm3u = (a_sm3 if sm3u >= nz else zero) - a_cl
         a_sm2 = a_sm3u
@@ -642,9 +647,8 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
         else:
             a_pe = zero
         a_y, a_betaet = _pow_grads(y, betaet, pe, a_pe, zero, one)
-        den = lp * fc
-        a_sm2 = a_sm2 + a_y / den
-        a_den = -(a_y * sm2 / (den * den))
+        a_sm2 = a_sm2 + a_y * inv_den
+        a_den = -(a_y * sm2 * inv_den2)
         g_lp += a_den * fc
         g_fc += a_den * lp
         # sm2 = sm1 - excess; excess = max(sm1 - fc, 0)
@@ -664,8 +668,8 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
         else:
             a_pw = zero
         a_x, a_beta = _pow_grads(x, beta, pw, a_pw, zero, one)
-        a_sm_prev = a_sm_prev + a_x / fc
-        g_fc -= a_x * sm / (fc * fc)
+        a_sm_prev = a_sm_prev + a_x * inv_fc
+        g_fc -= a_x * sm * inv_fc2
 
         # snow: tosoil = max(mw2 - cwh*sp3, 0); mw3 = mw2 - tosoil
         a_mw2 = a_mw3
