@@ -6,10 +6,11 @@ importable (PSU non-commercial licence, optional; run with stdin redirected, e.g
 ``python benchmarks/hbv_speed.py < /dev/null``, so it does not prompt). Without hydrodl2 the
 baseline is dhbv's own plain-torch reference loop, and the output says so.
 
-Each measurement runs in a fresh subprocess: a tiny call loads the compiled kernels, a first
-full-size call gives the memory (peak RSS of the process minus its RSS just before that call,
-MiB) and pays the one-time costs a training loop pays once (thread pools, allocator growth);
-time = best of the ``--repeats`` calls that follow. Both implementations are treated alike.
+Times: for each case and mode one fresh subprocess runs both implementations, interleaved
+(ours, baseline, ours, ...) after one untimed full-size call each (one-time costs that a
+training loop pays once), and reports the best of ``--repeats`` for each, so both see the same
+machine state. Memory: peak RSS increase of one full-size call (MiB), each implementation in a
+process of its own.
 
 Usage: python benchmarks/hbv_speed.py [--repeats 5] [--cases a,b]
 """
@@ -36,7 +37,8 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _worker(impl: str, case: str, backward: bool, repeats: int) -> dict:
+def _runner(impl: str, case: str, backward: bool):
+    """(once, inputs): one forward (+ backward) call of ``impl`` on case inputs."""
     import torch
 
     from dhbv.physics import HbvOptions, run_hbv2
@@ -65,37 +67,58 @@ def _worker(impl: str, case: str, backward: bool, repeats: int) -> dict:
             out = run_hbv2(f, d, s, r, u, e, options=opts)
             return out["streamflow"], out["AET"]
 
-    def once(case_inputs):
+    def leaves(case_inputs):
+        """Parameters as leaf tensors made once, as in a training loop (grads reset per call)."""
         f, d, s, r, u, e = case_inputs
         if backward:
             d, s, r = (x.clone().requires_grad_(True) for x in (d, s, r))
+        return f, d, s, r, u, e
+
+    def once(case_inputs):
+        f, d, s, r, u, e = case_inputs
+        if backward:
+            for x in (d, s, r):
+                x.grad = None
             q, aet = call(f, d, s, r, u, e)
             (((q - 1.0) ** 2).mean() + aet.mean()).backward()
         else:
             with torch.no_grad():
                 call(f, d, s, r, u, e)
 
-    once(synthetic_case(20, 4, nmul, seed=1))  # JIT/cache load outside the measurement
+    once(leaves(synthetic_case(20, 4, nmul, seed=1)))  # JIT/cache load outside the measurement
+    return once, leaves(inputs)
+
+
+def _memory_worker(impl: str, case: str, backward: bool) -> dict:
+    """Peak RSS increase (MiB) of one full-size call, in a process of its own."""
+    once, inputs = _runner(impl, case, backward)
     rss0 = _rss_mib()
-    t0 = time.perf_counter()
-    once(inputs)  # first full-size call: memory peak (and one-time costs), not timed
-    first = time.perf_counter() - t0
-    peak = max(_peak_mib() - rss0, 0.0)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    once(inputs)
+    return {"peak_mib": max(_peak_mib() - rss0, 0.0)}
+
+
+def _time_worker(impls, case: str, backward: bool, repeats: int) -> dict:
+    """Best-of-``repeats`` seconds of each implementation, measured in this one process and
+    interleaved (ours, baseline, ours, ...), so that both see the same machine state; each
+    first gets one untimed full-size call (one-time costs a training loop pays once)."""
+    runners = {impl: _runner(impl, case, backward) for impl in impls}
+    for once, inputs in runners.values():
         once(inputs)
-        times.append(time.perf_counter() - t0)
-    return {"time_s": min(times), "first_s": first, "peak_mib": peak,
-            "threads": torch.get_num_threads()}
+    times = {impl: [] for impl in impls}
+    for _ in range(repeats):
+        for impl, (once, inputs) in runners.items():
+            t0 = time.perf_counter()
+            once(inputs)
+            times[impl].append(time.perf_counter() - t0)
+    return {impl: min(v) for impl, v in times.items()}
 
 
-def _measure(impl, case, backward, repeats, settle_s=3.0):
-    time.sleep(settle_s)  # let the machine settle after the previous subprocess freed its memory
-    cmd = [sys.executable, __file__, "--worker", impl, case, str(int(backward)), str(repeats)]
+def _subprocess(args) -> dict:
+    time.sleep(2.0)  # let the machine settle after the previous subprocess freed its memory
+    cmd = [sys.executable, __file__, "--worker", *map(str, args)]
     res = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if res.returncode != 0:
-        raise RuntimeError(f"{impl} {case} failed:\n{res.stderr[-2000:]}")
+        raise RuntimeError(f"{args} failed:\n{res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -103,11 +126,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", default="a,b")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        impl, case, bwd, rep = args.worker
-        print(json.dumps(_worker(impl, case, bool(int(bwd)), int(rep))))
+        kind, case, bwd, *rest = args.worker
+        if kind == "memory":
+            print(json.dumps(_memory_worker(rest[0], case, bool(int(bwd)))))
+        else:
+            print(json.dumps(_time_worker(rest[1:], case, bool(int(bwd)), int(rest[0]))))
         return
     try:
         import importlib.util
@@ -120,22 +146,24 @@ def main():
         print("baseline: hydrodl2 1.4.0 Hbv_2")
     else:
         print("baseline: dhbv plain-torch reference (hydrodl2 not installed)")
-    print(f"cpus: {os.cpu_count()}; times = best of {args.repeats} (baseline: best of "
-          f"{max(1, args.repeats - 1)}) after one untimed full-size call; memory = peak RSS "
-          "increase during that call")
+    print(f"cpus: {os.cpu_count()}; times: both in one process, interleaved, best of "
+          f"{args.repeats} after one untimed full-size call each; memory: peak RSS increase of "
+          "one full-size call, each in a process of its own")
     header = (f"{'case':34s} {'mode':8s} {'dhbv s':>8s} {'base s':>8s} {'speedup':>8s} "
               f"{'dhbv MiB':>9s} {'base MiB':>9s}")
     print(header, flush=True)
     for case in args.cases.split(","):
         n_b, n_t, nmul = CASES[case]
         for backward in (False, True):
-            ours = _measure("dhbv", case, backward, args.repeats)
-            base = _measure(baseline, case, backward, max(1, args.repeats - 1))
+            bwd = int(backward)
+            t = _subprocess(["time", case, bwd, args.repeats, "dhbv", baseline])
+            mem = {impl: _subprocess(["memory", case, bwd, impl])["peak_mib"]
+                   for impl in ("dhbv", baseline)}
             label = f"({case}) {n_b} basins x {n_t} d x nmul {nmul}"
             mode = "fwd+bwd" if backward else "fwd"
-            print(f"{label:34s} {mode:8s} {ours['time_s']:8.3f} {base['time_s']:8.3f} "
-                  f"{base['time_s'] / ours['time_s']:7.1f}x {ours['peak_mib']:9.1f} "
-                  f"{base['peak_mib']:9.1f}", flush=True)
+            print(f"{label:34s} {mode:8s} {t['dhbv']:8.3f} {t[baseline]:8.3f} "
+                  f"{t[baseline] / t['dhbv']:7.1f}x {mem['dhbv']:9.1f} {mem[baseline]:9.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -95,3 +95,45 @@ def test_initial_states_continue_a_run():
     second = run_hbv2(f[30:], d[30:], s, r, u, e, initial_states=first["final_states"])
     torch.testing.assert_close(second["runoff"], whole["runoff"][30:])
     torch.testing.assert_close(second["final_states"], whole["final_states"])
+
+
+def test_recycled_state_store_is_never_shared_by_live_graphs():
+    """Large stores (>= STORE_POOL_MIN_BYTES) come from recycled slabs: two graphs alive at
+    once must keep separate stores (gradients equal to those of isolated runs), and a slab is
+    reused only after its graph is gone."""
+    from dhbv.physics import autograd
+
+    n_t, n_b, nmul = 100, 800, 4  # store 100*800*4*7*4 B = 8.96 MB, above the pool threshold
+    assert n_t * n_b * nmul * 7 * 4 >= autograd.STORE_POOL_MIN_BYTES
+    autograd.release_store_buffers()
+    cases = [synthetic_case(n_t, n_b, nmul, seed=s) for s in (11, 12)]
+
+    def grads(case, hold=None):
+        f, d, s, r, u, e = case
+        d = d.clone().requires_grad_(True)
+        out = run_hbv2(f, d, s, r, u, e, options=HbvOptions(backend="fused"))
+        loss = (out["streamflow"] ** 2).mean() + out["AET"].mean()
+        return d, loss
+
+    isolated = []
+    for case in cases:
+        d, loss = grads(case)
+        loss.backward()
+        isolated.append(d.grad.clone())
+    del loss
+    # both graphs alive, backward in reverse order
+    d1, loss1 = grads(cases[0])
+    d2, loss2 = grads(cases[1])
+    loss2.backward()
+    loss1.backward()
+    torch.testing.assert_close(d1.grad, isolated[0], rtol=0, atol=0)
+    torch.testing.assert_close(d2.grad, isolated[1], rtol=0, atol=0)
+    # after both graphs are freed the next store takes a pooled slab
+    del loss1, loss2
+    slabs = {slab.__array_interface__["data"][0] for slab in autograd._store_pool}
+    assert slabs
+    store = autograd._store_buffer((n_t, n_b, nmul, 7), "float32")
+    assert store.__array_interface__["data"][0] in slabs
+    del store
+    autograd.release_store_buffers()
+    assert autograd._store_pool == []

@@ -8,12 +8,47 @@ nominal exchange LF) and the initial states; the forcing is not differentiated.
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 import torch
 
 from . import kernels_cpu
 from .reference import N_COMPACT, NEAR_ZERO, OUTPUT_NAMES
+
+
+# Reverse-sweep state stores of at least this size are carved from recycled slabs: a store of a
+# training batch is tens to thousands of MiB, and a fresh one costs page faults and zeroing on
+# every step. A slab is reused only when no array view of it is alive any more, i.e. once the
+# autograd graph that held the previous store has been freed; nothing else changes.
+STORE_POOL_MIN_BYTES = 8 * 2**20
+STORE_POOL_SLABS = 2
+_store_pool: list[np.ndarray] = []
+
+
+def _store_buffer(shape, dtype) -> np.ndarray:
+    """Uninitialised array for the reverse-sweep state store (recycled when large)."""
+    n = int(np.prod(shape))
+    dtype = np.dtype(dtype)
+    if n * dtype.itemsize < STORE_POOL_MIN_BYTES:
+        return np.empty(shape, dtype=dtype)
+    for slab in _store_pool:
+        # references when free: the pool list, this loop variable, getrefcount's argument
+        if slab.size == n and slab.dtype == dtype and sys.getrefcount(slab) == 3:
+            return slab.reshape(shape)
+    free = [slab for slab in _store_pool if sys.getrefcount(slab) == 3]
+    while free and len(_store_pool) >= STORE_POOL_SLABS:
+        _store_pool.remove(free.pop(0))
+    slab = np.empty(n, dtype=dtype)
+    if len(_store_pool) < STORE_POOL_SLABS:
+        _store_pool.append(slab)
+    return slab.reshape(shape)
+
+
+def release_store_buffers() -> None:
+    """Drop the recycled state-store slabs that no graph uses (frees their memory)."""
+    _store_pool[:] = [slab for slab in _store_pool if sys.getrefcount(slab) > 3]
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
@@ -63,7 +98,7 @@ class FusedHbv(torch.autograd.Function):
         if any(ctx.needs_input_grad[3:6]):
             # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
             # component at a time and then streams through contiguous memory
-            store = np.empty((n_t, n_b, n_mul, kernels_cpu.N_STORE), dtype=P.dtype)
+            store = _store_buffer((n_t, n_b, n_mul, kernels_cpu.N_STORE), P.dtype)
         else:  # no backward: one slot per component, rewritten every day (time stride 0)
             slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
             store = np.lib.stride_tricks.as_strided(
