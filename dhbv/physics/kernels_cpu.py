@@ -49,6 +49,13 @@ def make_constants(nz: float, nmul: int, dtype, dyn_lo=(0.0, 0.0, 0.0),
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _constants(cst):
+    """The scalars of the ``cst`` array (see ``make_constants``), in the arrays' dtype."""
+    return (cst[CST_NZ], cst[CST_ZERO], cst[CST_ONE], cst[CST_HALF], cst[CST_INV_NMUL],
+            cst[CST_LO0], cst[CST_LO1], cst[CST_LO2], cst[CST_SC0], cst[CST_SC1], cst[CST_SC2])
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _snow(sp, mw, p, tc, tt, cfmax, cfr, cwh, zero):
     """Snow part of the day: rain/snow split, melt, refreezing, liquid water to the soil."""
     if tc >= tt:
@@ -175,6 +182,38 @@ def _step(sp, mw, sm, suz, slz, p, tc, pet, beta, k0, betaet,
             slz2, lfs, lfr, slz3, q2)
 
 
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _add_full_outputs(out, t, b, rech, excess, tosoil, perc, cap, ef, lfr, clamp_w, sp, mw, sm,
+                      suz, slz):
+    """Add one component's fluxes and end-of-day states to the full outputs 5..17."""
+    out[5, t, b] += rech
+    out[6, t, b] += excess
+    out[7, t, b] += tosoil
+    out[8, t, b] += perc
+    out[9, t, b] += cap
+    out[10, t, b] += ef
+    out[11, t, b] += lfr
+    out[12, t, b] += clamp_w
+    out[13, t, b] += sp
+    out[14, t, b] += mw
+    out[15, t, b] += sm
+    out[16, t, b] += suz
+    out[17, t, b] += slz
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et):
+    """Write the nmul means of day t of basin b (compact outputs from the sums, full outputs
+    scaled in place)."""
+    out[0, t, b] = acc_q * inv_n
+    out[1, t, b] = acc_q0 * inv_n
+    out[2, t, b] = acc_q1 * inv_n
+    out[3, t, b] = acc_q2 * inv_n
+    out[4, t, b] = acc_et * inv_n
+    for k in range(5, out.shape[0]):
+        out[k, t, b] = out[k, t, b] * inv_n
+
+
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
     """Time loop of basins b0..b1-1, all components (shared by the CPU and CUDA kernels).
@@ -185,16 +224,7 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
     """
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
-    nz = cst[CST_NZ]
-    zero = cst[CST_ZERO]
-    one = cst[CST_ONE]
-    inv_n = cst[CST_INV_NMUL]
-    lo0 = cst[CST_LO0]
-    lo1 = cst[CST_LO1]
-    lo2 = cst[CST_LO2]
-    sc0 = cst[CST_SC0]
-    sc1 = cst[CST_SC1]
-    sc2 = cst[CST_SC2]
+    nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = _constants(cst)
     keep_pw = store.shape[3] > 5
     for b in range(b0, b1):
         for m in range(n_mul):
@@ -248,27 +278,9 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
                 acc_q2 += q2
                 acc_et += r[31]
                 if n_out > 5:
-                    out[5, t, b] += r[22]
-                    out[6, t, b] += r[25]
-                    out[7, t, b] += r[17]
-                    out[8, t, b] += r[42]
-                    out[9, t, b] += r[37]
-                    out[10, t, b] += r[29]
-                    out[11, t, b] += r[51]
-                    out[12, t, b] += r[40]
-                    out[13, t, b] += r[0]
-                    out[14, t, b] += r[1]
-                    out[15, t, b] += r[2]
-                    out[16, t, b] += r[3]
-                    out[17, t, b] += r[4]
-            out[0, t, b] = acc_q * inv_n
-            out[1, t, b] = acc_q0 * inv_n
-            out[2, t, b] = acc_q1 * inv_n
-            out[3, t, b] = acc_q2 * inv_n
-            out[4, t, b] = acc_et * inv_n
-            if n_out > 5:
-                for k in range(5, n_out):
-                    out[k, t, b] = out[k, t, b] * inv_n
+                    _add_full_outputs(out, t, b, r[22], r[25], r[17], r[42], r[37], r[29],
+                                      r[51], r[40], r[0], r[1], r[2], r[3], r[4])
+            _finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -282,16 +294,7 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
     """
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
-    nz = cst[CST_NZ]
-    zero = cst[CST_ZERO]
-    one = cst[CST_ONE]
-    inv_n = cst[CST_INV_NMUL]
-    lo0 = cst[CST_LO0]
-    lo1 = cst[CST_LO1]
-    lo2 = cst[CST_LO2]
-    sc0 = cst[CST_SC0]
-    sc1 = cst[CST_SC1]
-    sc2 = cst[CST_SC2]
+    nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = _constants(cst)
     keep_pw = store.shape[3] > 5
     n_cell = (b1 - b0) * n_mul
     # per-cell scratch of one day: base, exponent / power, rain, tosoil, rech, excess, sm2
@@ -385,28 +388,11 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
                 acc_q2 += q2
                 acc_et += et
                 if n_out > 5:
-                    out[5, t, b] += rech_s[i]
-                    out[6, t, b] += exc_s[i]
-                    out[7, t, b] += ts_s[i]
-                    out[8, t, b] += perc
-                    out[9, t, b] += cap
-                    out[10, t, b] += ef
-                    out[11, t, b] += lfr
-                    out[12, t, b] += clamp_w
-                    out[13, t, b] += final[0, b, m]
-                    out[14, t, b] += final[1, b, m]
-                    out[15, t, b] += sm4
-                    out[16, t, b] += suz4
-                    out[17, t, b] += slz4
+                    _add_full_outputs(out, t, b, rech_s[i], exc_s[i], ts_s[i], perc, cap, ef,
+                                      lfr, clamp_w, final[0, b, m], final[1, b, m], sm4, suz4,
+                                      slz4)
                 i += 1
-            out[0, t, b] = acc_q * inv_n
-            out[1, t, b] = acc_q0 * inv_n
-            out[2, t, b] = acc_q1 * inv_n
-            out[3, t, b] = acc_q2 * inv_n
-            out[4, t, b] = acc_et * inv_n
-            if n_out > 5:
-                for k in range(5, n_out):
-                    out[k, t, b] = out[k, t, b] * inv_n
+            _finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et)
 
 
 def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
@@ -464,17 +450,7 @@ def _backward_cell(b, m, P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal
     """
     n_t = dyn.shape[0]
     n_out = gout.shape[0]
-    nz = cst[CST_NZ]
-    zero = cst[CST_ZERO]
-    one = cst[CST_ONE]
-    half = cst[CST_HALF]
-    inv_n = cst[CST_INV_NMUL]
-    lo0 = cst[CST_LO0]
-    lo1 = cst[CST_LO1]
-    lo2 = cst[CST_LO2]
-    sc0 = cst[CST_SC0]
-    sc1 = cst[CST_SC1]
-    sc2 = cst[CST_SC2]
+    nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = _constants(cst)
     have_pw = store.shape[3] > 5
     fc = sta[b, m, 0]
     k1 = sta[b, m, 1]
