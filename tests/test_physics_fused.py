@@ -137,3 +137,23 @@ def test_recycled_state_store_is_never_shared_by_live_graphs():
     del store
     autograd.release_store_buffers()
     assert autograd._store_pool == []
+
+
+def test_store_pool_evicts_only_free_slabs():
+    import numpy as np
+
+    from dhbv.physics import autograd
+
+    autograd.release_store_buffers()
+    rows = autograd.STORE_POOL_MIN_BYTES // (4 * 7 * 4) + 1  # just above the threshold
+    a = autograd._store_buffer((rows, 1, 4, 7), np.float32)
+    b = autograd._store_buffer((rows + 1, 1, 4, 7), np.float32)
+    del a  # a's slab is free, b's is in use
+    c = autograd._store_buffer((rows + 2, 1, 4, 7), np.float32)  # replaces a's slab
+    assert sorted(s.shape[0] for s in autograd._store_pool) == sorted(
+        [(rows + 1) * 4 * 7, (rows + 2) * 4 * 7])
+    d = autograd._store_buffer((rows + 1, 1, 4, 7), np.float32)  # b's slab is busy: new memory
+    assert not np.shares_memory(d, b) and not np.shares_memory(d, c)
+    del b, c, d
+    autograd.release_store_buffers()
+    assert autograd._store_pool == []

@@ -1,9 +1,9 @@
 """torch.autograd.Function around the fused HBV 2.0 kernels (forward + reverse sweep).
 
 The function takes the core inputs in the layouts of ``reference.run_reference`` and returns
-the same values; the kernels read the time-major inputs in place (see ``kernels_cpu``). Gradients are
-returned for the dynamic parameters, the static core inputs (which include TT_eff and the
-nominal exchange LF) and the initial states; the forcing is not differentiated.
+the same values; the kernels read the time-major inputs in place (see ``kernels_cpu``).
+Gradients are returned for the dynamic parameters, the static core inputs (which include TT_eff
+and the nominal exchange LF) and the initial states; the forcing is not differentiated.
 """
 
 from __future__ import annotations
@@ -27,19 +27,25 @@ STORE_POOL_SLABS = 2
 _store_pool: list[np.ndarray] = []
 
 
+def _slab_is_free(i: int) -> bool:
+    """True when pool slab i has no view alive (references: the pool and the call argument)."""
+    return sys.getrefcount(_store_pool[i]) == 2
+
+
 def _store_buffer(shape, dtype) -> np.ndarray:
     """Uninitialised array for the reverse-sweep state store (recycled when large)."""
     n = int(np.prod(shape))
     dtype = np.dtype(dtype)
     if n * dtype.itemsize < STORE_POOL_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
-    for slab in _store_pool:
-        # references when free: the pool list, this loop variable, getrefcount's argument
-        if slab.size == n and slab.dtype == dtype and sys.getrefcount(slab) == 3:
-            return slab.reshape(shape)
-    free = [slab for slab in _store_pool if sys.getrefcount(slab) == 3]
-    while free and len(_store_pool) >= STORE_POOL_SLABS:
-        _store_pool.remove(free.pop(0))
+    for i in range(len(_store_pool)):
+        if (_store_pool[i].size == n and _store_pool[i].dtype == dtype and _slab_is_free(i)):
+            return _store_pool[i].reshape(shape)
+    while len(_store_pool) >= STORE_POOL_SLABS:  # make room: drop the oldest free slab
+        free = [i for i in range(len(_store_pool)) if _slab_is_free(i)]
+        if not free:
+            break
+        del _store_pool[free[0]]
     slab = np.empty(n, dtype=dtype)
     if len(_store_pool) < STORE_POOL_SLABS:
         _store_pool.append(slab)
@@ -48,7 +54,9 @@ def _store_buffer(shape, dtype) -> np.ndarray:
 
 def release_store_buffers() -> None:
     """Drop the recycled state-store slabs that no graph uses (frees their memory)."""
-    _store_pool[:] = [slab for slab in _store_pool if sys.getrefcount(slab) > 3]
+    for i in reversed(range(len(_store_pool))):
+        if _slab_is_free(i):
+            del _store_pool[i]
 
 
 def _np(x: torch.Tensor) -> np.ndarray:
