@@ -70,12 +70,17 @@ def _slurm_env(tmp_path: Path) -> dict:
     return {"PATH": f"{FAKE_SLURM}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
 
 
-def test_slurm_profile_dry_run_requests(tmp_path):
+def _slurm_dry_run(tmp_path, *args) -> str:
+    """Output of a dry run with the slurm profile and the stand-in SLURM commands."""
     work = copy_workflow(tmp_path / "wf")
-    proc = run_snakemake(work, "--cores", "all", "--profile", "slurm", "-n",
-                         env=_slurm_env(tmp_path))
+    proc = run_snakemake(work, "--profile", "slurm", "-n", *args, env=_slurm_env(tmp_path))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def test_slurm_profile_dry_run_requests(tmp_path):
+    out = _slurm_dry_run(tmp_path, "--cores", "all")
     assert "Using profiles slurm" in out
     assert "slurm_partition=cpu" in out and "slurm_account=myaccount" in out
 
@@ -185,11 +190,7 @@ def test_slurm_profile_requests_gpu_for_training(demo_run, tmp_path):
 
 
 def test_slurm_profile_dry_run_shows_gpu_request(tmp_path):
-    work = copy_workflow(tmp_path / "wf")
-    proc = run_snakemake(work, "--profile", "slurm", "-n", "--until", "train_model",
-                         env=_slurm_env(tmp_path))
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+    out = _slurm_dry_run(tmp_path, "--until", "train_model")
     block = out[out.index("rule train_model"):]
     block = block[:block.index("\n\n")]
     assert "slurm_partition=gpu" in block and "gpu=1" in block and "gpu_model=a100" in block

@@ -16,7 +16,8 @@ through the ``cst`` array so that numba never promotes float32 expressions to fl
 Array layouts are the callers' time-major ones, read in place (any strides), so that every day
 touches one contiguous slice per array: forcing [T, B]; dyn [T, B, nmul, 3];
 sta [B, nmul, 12] (``reference.CORE_STATIC``); states [5, B, nmul];
-store [T, B, nmul, N_STORE] (or [..., 5]; any memory order); outputs [n_out, T, B] (nmul means).
+store [T, B, nmul, N_STORE] (or [..., 5]; any memory order);
+outputs [n_out, T, B] (nmul means).
 """
 
 from __future__ import annotations
@@ -202,6 +203,15 @@ def _add_full_outputs(out, t, b, rech, excess, tosoil, perc, cap, ef, lfr, clamp
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _start_day(out, t, b, zero):
+    """Clear the full outputs 5.. of day t of basin b; return the five zero sums (Q, Q0, Q1, Q2,
+    ET) for the compact outputs."""
+    for k in range(5, out.shape[0]):
+        out[k, t, b] = zero
+    return zero, zero, zero, zero, zero
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et):
     """Write the nmul means of day t of basin b (compact outputs from the sums, full outputs
     scaled in place)."""
@@ -233,14 +243,7 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
             p = P[t, b]
             tc = TC[t, b]
             pet = PET[t, b]
-            acc_q = zero
-            acc_q0 = zero
-            acc_q1 = zero
-            acc_q2 = zero
-            acc_et = zero
-            if n_out > 5:
-                for k in range(5, n_out):
-                    out[k, t, b] = zero
+            acc_q, acc_q0, acc_q1, acc_q2, acc_et = _start_day(out, t, b, zero)
             for m in range(n_mul):
                 sp = final[0, b, m]
                 mw = final[1, b, m]
@@ -279,6 +282,13 @@ def _forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, f
                     _add_full_outputs(out, t, b, r[22], r[25], r[17], r[42], r[37], r[29],
                                       r[51], r[40], r[0], r[1], r[2], r[3], r[4])
             _finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _powers(base, expo):
+    """expo[i] = base[i] ** expo[i], in place: a loop of nothing but power calls."""
+    for i in range(base.shape[0]):
+        expo[i] = base[i] ** expo[i]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -332,9 +342,7 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
                 xs[i] = sm / sta[b, m, 0]
                 es[i] = dyn[t, b, m, 0] * sc0 + lo0
                 i += 1
-        # phase 2: x**BETA
-        for i in range(n_cell):
-            es[i] = xs[i] ** es[i]
+        _powers(xs, es)  # phase 2: x**BETA
         # phase 3: recharge, excess; y = SM/(LP·FC); the exponent BETAET
         i = 0
         for b in range(b0, b1):
@@ -351,21 +359,12 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
                 xs[i] = sm2 / (sta[b, m, 3] * fc)
                 es[i] = dyn[t, b, m, 2] * sc2 + lo2
                 i += 1
-        # phase 4: y**BETAET
-        for i in range(n_cell):
-            es[i] = xs[i] ** es[i]
+        _powers(xs, es)  # phase 4: y**BETAET
         # phase 5: ET, capillary rise, percolation, outflows, exchange; nmul means
         i = 0
         for b in range(b0, b1):
             pet = PET[t, b]
-            acc_q = zero
-            acc_q0 = zero
-            acc_q1 = zero
-            acc_q2 = zero
-            acc_et = zero
-            if n_out > 5:
-                for k in range(5, n_out):
-                    out[k, t, b] = zero
+            acc_q, acc_q0, acc_q1, acc_q2, acc_et = _start_day(out, t, b, zero)
             for m in range(n_mul):
                 pe = es[i]
                 if keep_pw:

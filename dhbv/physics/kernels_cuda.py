@@ -52,7 +52,8 @@ def _kernels():
         return _KERNELS
     globs = dict(vars(kernels_cpu))
     for name in ("_constants", "_split_min", "_pow_grads", "_snow", "_recharge", "_after_et_power",
-                 "_step", "_add_full_outputs", "_finish_day", "_forward_block", "_backward_cell"):
+                 "_step", "_add_full_outputs", "_start_day", "_finish_day", "_forward_block",
+                 "_backward_cell"):
         globs[name] = cuda.jit(device=True)(_rebind(getattr(kernels_cpu, name).py_func, globs))
     forward_block = globs["_forward_block"]
     backward_cell = globs["_backward_cell"]
