@@ -54,6 +54,7 @@ DEFAULTS: dict = {
         "checkpoint_every": 5, "checkpoint_every_steps": None,
         "validate_every": 1, "early_stopping_patience": None,
         "ensemble": 1, "progress": True,
+        "parallel_members": 1,          # ensemble members trained at once in worker processes
         "max_minutes": None,            # wall-clock budget per ensemble member (stops after the epoch)
     },
     "simulate": {"period": None, "batch_gauges": 200},
@@ -113,7 +114,8 @@ def resolve_config(cfg: dict) -> dict:
     vp = t["validation_period"]
     if vp and ev and _overlap(vp, ev):
         raise DhbvInputError("config: train.validation_period overlaps evaluation.period")
-    for k in ("rho", "epochs", "batch_gauges", "max_units_per_batch", "ensemble", "checkpoint_every"):
+    for k in ("rho", "epochs", "batch_gauges", "max_units_per_batch", "ensemble", "checkpoint_every",
+              "parallel_members"):
         if int(t[k]) < 1:
             raise DhbvInputError(f"config train.{k} must be ≥ 1, got {t[k]}")
     if t["optimizer"] not in ("adadelta", "adam", "adamw"):

@@ -239,42 +239,38 @@ def _loss(pred, obs, t, obs_std=None):
     return rmse_comb(pred, obs, alpha=float(t["loss_alpha"]), beta=float(t["loss_beta"]))
 
 
-def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir=".") -> Path:
-    """Train a (multiscale) δHBV2.0 model; returns the path of the final weights ``model.pt``.
+@dataclass
+class _Context:
+    """Everything one ensemble member's training reads (shared by all members of a run)."""
 
-    ``config``: training config (see :mod:`dhbv.config`; resolved here). ``run_dir`` receives
-    ``config.resolved.yaml``, ``normalization_statistics.json``, ``checkpoints/``,
-    ``training_log.csv`` and ``model.pt``. An existing run directory with checkpoints and the
-    same config resumes from the latest checkpoint. ``model_factory(model_cfg, n_static)``
-    overrides the network/physics model (default :func:`build_model`); ``callbacks`` are called
-    as ``cb(member, epoch, step, loss)`` after each optimizer step.
-    """
-    import yaml
+    cfg: dict
+    run_dir: Path
+    base_dir: Path
+    device: torch.device
+    data: BasinData
+    prep: Prepared
+    gauges: list
+    i0: int
+    i1: int
+    excl: tuple[int, int] | None
+    obs_std: torch.Tensor
+    sampler_kw: dict
+    n_static: int
 
-    from dhbv.config import resolve_config, write_resolved_config
+
+def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
+           compute_stats: bool = True) -> _Context:
+    """Threads, device, data, normalisation statistics (computed and saved, or read back)."""
     from dhbv.nn.normalization import load_statistics, save_statistics
     from dhbv.training.data import load_data
 
-    cfg = resolve_config(config)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    base_dir = Path(base_dir).resolve()
-    cfg_path = run_dir / "config.resolved.yaml"
-    cfg_to_write = dict(cfg, _base_dir=str(base_dir))
-    if cfg_path.exists() and (run_dir / "checkpoints").exists():
-        old = yaml.safe_load(cfg_path.read_text())
-        old.pop("_base_dir", None)
-        if old != yaml.safe_load(yaml.safe_dump(cfg)):
-            raise DhbvInputError(f"run directory {run_dir} holds checkpoints of a different config; "
-                                 "use a new run directory or delete its checkpoints/")
-    write_resolved_config(cfg_to_write, cfg_path)
     r, t, mc = cfg["run"], cfg["train"], cfg["model"]
-    if r.get("threads"):
-        torch.set_num_threads(int(r["threads"]))
+    threads = threads or r.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
     device = resolve_device(r["device"])
     torch.backends.mkldnn.enabled = bool(r.get("mkldnn", False))
     _set_numba_threads(r.get("numba_threads"))
-    factory = model_factory or build_model
 
     data = load_data(cfg["data"], mc["attributes"], base_dir=base_dir)
     tg = cfg["data"].get("train_gauges")
@@ -296,138 +292,234 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
     stats_path = run_dir / "normalization_statistics.json"
     if mc.get("statistics"):
         stats = load_statistics(base_dir / mc["statistics"])
-    else:
+    elif compute_stats:
         stats = compute_training_statistics(data, gauges, i0, i1)
-    save_statistics(stats, stats_path)
+    else:
+        stats = load_statistics(stats_path)
+    if compute_stats:
+        save_statistics(stats, stats_path)
     prep = prepare(data, stats)
     obs_std = torch.tensor(np.nanstd(data.obs[i0:i1 + 1], axis=0), dtype=torch.float32,
                            device=device)
-    n_static = len(data.attribute_names)
-
     sampler_kw = dict(rho=t["rho"], warmup=mc["warmup"], min_warmup=t["min_warmup"],
                       batch_gauges=t["batch_gauges"], max_units=t["max_units_per_batch"],
                       exclude=excl, iterations=t["iterations_per_epoch"])
-    ckpt_dir = run_dir / "checkpoints"
-    members_state, rows_all = [], []
-    t_start = time.time()
-    for member in range(int(t["ensemble"])):
-        seed = int(r["seed"]) + 1000 * member
-        sampler = WindowSampler(data, gauges, i0, i1, seed=seed, **sampler_kw)
-        torch.manual_seed(seed)
-        model = factory(mc, n_static).to(device)
-        opt = _optimizer(model.parameters(), t)
-        sched = _scheduler(opt, t)
-        state = {"rows": [], "best": None, "best_epoch": None, "best_score": -np.inf,
-                 "bad_epochs": 0, "running": [0.0, 0], "done": False}
-        epoch, step = 0, 0
-        ck = latest_checkpoint(ckpt_dir, member)
-        if ck is not None:
-            c = load_checkpoint(ck, map_location=device)
-            model.load_state_dict(c["model"])
-            opt.load_state_dict(c["optimizer"])
-            if sched is not None and c["scheduler"] is not None:
-                sched.load_state_dict(c["scheduler"])
-            set_rng_state(c["rng"])
-            epoch, step, state = c["epoch"], c["step"], c["state"]
-            log.info("member %d: resumed from %s (epoch %d, step %d)", member, ck.name, epoch, step)
-        n_it, n_ep = sampler.iterations, int(t["epochs"])
-        bar = None
-        if t["progress"]:
-            from tqdm.auto import tqdm
+    return _Context(cfg, run_dir, base_dir, device, data, prep, gauges, i0, i1, excl, obs_std,
+                    sampler_kw, len(data.attribute_names))
 
-            bar = tqdm(total=n_it * n_ep, initial=min(epoch * n_it + step, n_it * n_ep),
-                       desc=f"train m{member}", unit="step", dynamic_ncols=True)
-        m_t0 = time.time() - state.get("elapsed", 0.0)
-        while epoch < n_ep and not state["done"]:
-            ep_t0 = time.time()
-            model.train()
-            while step < n_it:
-                chosen, t0, warm = sampler.draw(member, epoch, step)
-                torch.manual_seed(step_seed(seed, member, epoch, step))
-                m, units = batch_matrix(data.membership, chosen, device=device)
-                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
-                q_g = aggregate(m, q_unit)
-                y = torch.from_numpy(data.obs[t0:t0 + sampler.rho][:, chosen]).to(device)
-                if not bool(torch.isfinite(y).any()):
-                    step += 1
-                    continue
-                loss = _loss(q_g, y, t, obs_std[chosen])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if t["grad_clip"]:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(t["grad_clip"]))
-                opt.step()
-                lv = float(loss.detach())
-                if not math.isfinite(lv):
-                    raise FloatingPointError(f"training loss became {lv} at epoch {epoch} step {step}; "
-                                             "lower train.lr or set train.grad_clip")
-                state["running"][0] += lv
-                state["running"][1] += 1
-                step += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{lv:.4f}")
-                for cb in callbacks:
-                    cb(member, epoch, step, lv)
-                cse = t.get("checkpoint_every_steps")
-                if cse and step % int(cse) == 0 and step < n_it:
-                    save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, step), model=model,
-                                    optimizer=opt, scheduler=sched, member=member, epoch=epoch,
-                                    step=step, state=state)
-            # ---- end of epoch
-            train_loss = state["running"][0] / max(state["running"][1], 1)
-            state["running"] = [0.0, 0]
-            lr = opt.param_groups[0]["lr"]
-            if sched is not None:
-                sched.step()
-            val_loss = val_nse = float("nan")
-            if excl is not None and ((epoch + 1) % int(t["validate_every"]) == 0 or epoch + 1 == n_ep):
-                s_v = excl[0] - min(int(mc["warmup"]), excl[0] - sampler.cov0)
-                sim = simulate_gauges(model, prep, data, gauges, s_v, excl[1] + 1, excl[0] - s_v,
-                                      device, int(cfg["simulate"]["batch_gauges"]),
-                                      int(t["max_units_per_batch"]))
-                ob = data.obs[excl[0]:excl[1] + 1][:, gauges]
-                with torch.no_grad():
-                    val_loss = float(_loss(torch.from_numpy(sim), torch.from_numpy(ob), t,
-                                           obs_std.cpu()))
-                val_nse = _median_nse(sim, ob)
-                if val_nse > state["best_score"]:
-                    state.update(best=copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
-                                 best_epoch=epoch + 1, best_score=val_nse, bad_epochs=0)
-                else:
-                    state["bad_epochs"] += 1
-                pat = t["early_stopping_patience"]
-                if pat and state["bad_epochs"] >= int(pat):
-                    state["done"] = True
-            state["rows"].append(dict(member=member, epoch=epoch + 1, train_loss=round(train_loss, 6),
-                                      val_loss=round(val_loss, 6), val_median_nse=round(val_nse, 6),
-                                      lr=lr, seconds=round(time.time() - ep_t0, 2)))
-            _write_log(rows_all + state["rows"], run_dir / "training_log.csv")
-            log.info("member %d epoch %d: train loss %.4f, val loss %.4f, val median NSE %.3f",
-                     member, epoch + 1, train_loss, val_loss, val_nse)
-            epoch, step = epoch + 1, 0
-            state["elapsed"] = time.time() - m_t0
-            if t["max_minutes"] and state["elapsed"] > 60.0 * float(t["max_minutes"]):
-                log.info("member %d: time budget of %s min reached after epoch %d", member,
-                         t["max_minutes"], epoch)
-                state["done"] = True
-            if epoch % int(t["checkpoint_every"]) == 0 or epoch == n_ep or state["done"]:
-                save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, 0), model=model,
-                                optimizer=opt, scheduler=sched, member=member, epoch=epoch,
-                                step=0, state=state)
-        if bar is not None:
-            bar.close()
-        final = state["best"] if state["best"] is not None else \
-            {k: v.cpu() for k, v in model.state_dict().items()}
-        members_state.append({"weights": final, "best_epoch": state["best_epoch"],
-                              "best_val_median_nse": state["best_score"]
-                              if state["best"] is not None else None})
-        rows_all += state["rows"]
+
+def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir=".") -> Path:
+    """Train a (multiscale) δHBV2.0 model; returns the path of the final weights ``model.pt``.
+
+    ``config``: training config (see :mod:`dhbv.config`; resolved here). ``run_dir`` receives
+    ``config.resolved.yaml``, ``normalization_statistics.json``, ``checkpoints/``,
+    ``training_log.csv`` and ``model.pt``. An existing run directory with checkpoints and the
+    same config resumes from the latest checkpoint. ``model_factory(model_cfg, n_static)``
+    overrides the network/physics model (default :func:`build_model`); ``callbacks`` are called
+    as ``cb(member, epoch, step, loss)`` after each optimizer step.
+
+    With ``train.parallel_members`` = N > 1 the ensemble members train in N worker processes
+    at once, each with ``run.threads`` // N torch threads (members are independent, so on a
+    small CPU this trades the poor multi-thread scaling of the LSTM for process parallelism).
+    A member's weights depend only on (seed, member), not on the worker that trained it; on
+    CPU the thread count can change float rounding, so compare runs at equal thread counts.
+    """
+    import yaml
+
+    from dhbv.config import resolve_config, write_resolved_config
+
+    cfg = resolve_config(config)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    base_dir = Path(base_dir).resolve()
+    cfg_path = run_dir / "config.resolved.yaml"
+    cfg_to_write = dict(cfg, _base_dir=str(base_dir))
+    if cfg_path.exists() and (run_dir / "checkpoints").exists():
+        old = yaml.safe_load(cfg_path.read_text())
+        old.pop("_base_dir", None)
+        if old != yaml.safe_load(yaml.safe_dump(cfg)):
+            raise DhbvInputError(f"run directory {run_dir} holds checkpoints of a different config; "
+                                 "use a new run directory or delete its checkpoints/")
+    write_resolved_config(cfg_to_write, cfg_path)
+    t = cfg["train"]
+    n_members = int(t["ensemble"])
+    workers = min(int(t.get("parallel_members") or 1), n_members)
+    threads = cfg["run"].get("threads")
+    member_threads = max(1, int(threads or torch.get_num_threads()) // workers)
+    ctx = _setup(cfg, run_dir, base_dir, threads=member_threads if workers > 1 else None)
+    factory = model_factory or build_model
+
+    t_start = time.time()
+    if workers == 1:
+        results, rows_all = [], []
+        for member in range(n_members):
+            res = _train_member(ctx, member, factory, callbacks, run_dir / "training_log.csv",
+                                rows_all)
+            results.append(res)
+            rows_all += res[1]
+    else:
+        if model_factory is not None or callbacks:
+            raise DhbvInputError("train.parallel_members > 1 runs members in worker processes; "
+                                 "model_factory and callbacks need parallel_members: 1")
+        results = _train_parallel(cfg, run_dir, base_dir, n_members, workers, member_threads)
+        rows_all = [row for _, rows in results for row in rows]
+        _write_log(rows_all, run_dir / "training_log.csv")
+        for m in range(n_members):
+            _member_log_path(run_dir, m).unlink(missing_ok=True)
     out = run_dir / "model.pt"
-    save_atomic({"members": members_state, "config": cfg, "attribute_names": data.attribute_names,
-                 "n_static": n_static, "train_gauges": data.gauge_ids,
+    save_atomic({"members": [m for m, _ in results], "config": cfg,
+                 "attribute_names": ctx.data.attribute_names, "n_static": ctx.n_static,
+                 "train_gauges": ctx.data.gauge_ids,
                  "train_seconds": time.time() - t_start, "base_dir": str(base_dir)}, out)
     return out
+
+
+def _member_log_path(run_dir: Path, member: int) -> Path:
+    return run_dir / f"training_log.member{member}.csv"
+
+
+def _member_worker(cfg: dict, run_dir: str, base_dir: str, member: int, threads: int, slot: int):
+    """Worker-process entry: rebuild the context (statistics read back) and train one member."""
+    logging.basicConfig(level=logging.WARNING)
+    ctx = _setup(cfg, Path(run_dir), Path(base_dir), threads=threads, compute_stats=False)
+    return _train_member(ctx, member, build_model, (), _member_log_path(Path(run_dir), member),
+                         [], bar_position=slot)
+
+
+def _train_parallel(cfg, run_dir, base_dir, n_members, workers, threads):
+    """Members in ``workers`` spawned processes; results in member order."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futs = [pool.submit(_member_worker, cfg, str(run_dir), str(base_dir), m, threads,
+                            m % workers) for m in range(n_members)]
+        results = []
+        for m, f in enumerate(futs):
+            results.append(f.result())
+            log.info("member %d finished", m)
+    return results
+
+
+def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path, rows_before,
+                  bar_position=None):
+    """Train ensemble member ``member``; returns (member record for model.pt, log rows)."""
+    cfg, t, mc, r = ctx.cfg, ctx.cfg["train"], ctx.cfg["model"], ctx.cfg["run"]
+    data, prep, gauges, device, excl = ctx.data, ctx.prep, ctx.gauges, ctx.device, ctx.excl
+    i0, i1, obs_std = ctx.i0, ctx.i1, ctx.obs_std
+    ckpt_dir = ctx.run_dir / "checkpoints"
+    seed = int(r["seed"]) + 1000 * member
+    sampler = WindowSampler(data, gauges, i0, i1, seed=seed, **ctx.sampler_kw)
+    torch.manual_seed(seed)
+    model = factory(mc, ctx.n_static).to(device)
+    opt = _optimizer(model.parameters(), t)
+    sched = _scheduler(opt, t)
+    state = {"rows": [], "best": None, "best_epoch": None, "best_score": -np.inf,
+             "bad_epochs": 0, "running": [0.0, 0], "done": False}
+    epoch, step = 0, 0
+    ck = latest_checkpoint(ckpt_dir, member)
+    if ck is not None:
+        c = load_checkpoint(ck, map_location=device)
+        model.load_state_dict(c["model"])
+        opt.load_state_dict(c["optimizer"])
+        if sched is not None and c["scheduler"] is not None:
+            sched.load_state_dict(c["scheduler"])
+        set_rng_state(c["rng"])
+        epoch, step, state = c["epoch"], c["step"], c["state"]
+        log.info("member %d: resumed from %s (epoch %d, step %d)", member, ck.name, epoch, step)
+    n_it, n_ep = sampler.iterations, int(t["epochs"])
+    bar = None
+    if t["progress"]:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_it * n_ep, initial=min(epoch * n_it + step, n_it * n_ep),
+                   desc=f"train m{member}", unit="step", dynamic_ncols=True,
+                   position=bar_position, leave=bar_position is None)
+    m_t0 = time.time() - state.get("elapsed", 0.0)
+    while epoch < n_ep and not state["done"]:
+        ep_t0 = time.time()
+        model.train()
+        while step < n_it:
+            chosen, t0, warm = sampler.draw(member, epoch, step)
+            torch.manual_seed(step_seed(seed, member, epoch, step))
+            m, units = batch_matrix(data.membership, chosen, device=device)
+            q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
+            q_g = aggregate(m, q_unit)
+            y = torch.from_numpy(data.obs[t0:t0 + sampler.rho][:, chosen]).to(device)
+            if not bool(torch.isfinite(y).any()):
+                step += 1
+                continue
+            loss = _loss(q_g, y, t, obs_std[chosen])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if t["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(t["grad_clip"]))
+            opt.step()
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise FloatingPointError(f"training loss became {lv} at epoch {epoch} step {step}; "
+                                         "lower train.lr or set train.grad_clip")
+            state["running"][0] += lv
+            state["running"][1] += 1
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{lv:.4f}")
+            for cb in callbacks:
+                cb(member, epoch, step, lv)
+            cse = t.get("checkpoint_every_steps")
+            if cse and step % int(cse) == 0 and step < n_it:
+                save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, step), model=model,
+                                optimizer=opt, scheduler=sched, member=member, epoch=epoch,
+                                step=step, state=state)
+        # ---- end of epoch
+        train_loss = state["running"][0] / max(state["running"][1], 1)
+        state["running"] = [0.0, 0]
+        lr = opt.param_groups[0]["lr"]
+        if sched is not None:
+            sched.step()
+        val_loss = val_nse = float("nan")
+        if excl is not None and ((epoch + 1) % int(t["validate_every"]) == 0 or epoch + 1 == n_ep):
+            s_v = excl[0] - min(int(mc["warmup"]), excl[0] - sampler.cov0)
+            sim = simulate_gauges(model, prep, data, gauges, s_v, excl[1] + 1, excl[0] - s_v,
+                                  device, int(cfg["simulate"]["batch_gauges"]),
+                                  int(t["max_units_per_batch"]))
+            ob = data.obs[excl[0]:excl[1] + 1][:, gauges]
+            with torch.no_grad():
+                val_loss = float(_loss(torch.from_numpy(sim), torch.from_numpy(ob), t,
+                                       obs_std.cpu()))
+            val_nse = _median_nse(sim, ob)
+            if val_nse > state["best_score"]:
+                state.update(best=copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}),
+                             best_epoch=epoch + 1, best_score=val_nse, bad_epochs=0)
+            else:
+                state["bad_epochs"] += 1
+            pat = t["early_stopping_patience"]
+            if pat and state["bad_epochs"] >= int(pat):
+                state["done"] = True
+        state["rows"].append(dict(member=member, epoch=epoch + 1, train_loss=round(train_loss, 6),
+                                  val_loss=round(val_loss, 6), val_median_nse=round(val_nse, 6),
+                                  lr=lr, seconds=round(time.time() - ep_t0, 2)))
+        _write_log(list(rows_before) + state["rows"], log_path)
+        log.info("member %d epoch %d: train loss %.4f, val loss %.4f, val median NSE %.3f",
+                 member, epoch + 1, train_loss, val_loss, val_nse)
+        epoch, step = epoch + 1, 0
+        state["elapsed"] = time.time() - m_t0
+        if t["max_minutes"] and state["elapsed"] > 60.0 * float(t["max_minutes"]):
+            log.info("member %d: time budget of %s min reached after epoch %d", member,
+                     t["max_minutes"], epoch)
+            state["done"] = True
+        if epoch % int(t["checkpoint_every"]) == 0 or epoch == n_ep or state["done"]:
+            save_checkpoint(checkpoint_path(ckpt_dir, member, epoch, 0), model=model,
+                            optimizer=opt, scheduler=sched, member=member, epoch=epoch,
+                            step=0, state=state)
+    if bar is not None:
+        bar.close()
+    final = state["best"] if state["best"] is not None else \
+        {k: v.cpu() for k, v in model.state_dict().items()}
+    record = {"weights": final, "best_epoch": state["best_epoch"],
+              "best_val_median_nse": state["best_score"] if state["best"] is not None else None}
+    return record, state["rows"]
 
 
 def load_trained(run_dir, model_factory=None, device="cpu"):
