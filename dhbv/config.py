@@ -55,6 +55,7 @@ DEFAULTS: dict = {
         "validate_every": 1, "early_stopping_patience": None,
         "ensemble": 1, "progress": True,
         "parallel_members": 1,          # ensemble members trained at once in worker processes
+        "window_sampling": "per_batch",  # per_batch: one window per step; per_gauge: one per gauge
         "max_minutes": None,            # wall-clock budget per ensemble member (stops after the epoch)
     },
     "simulate": {"period": None, "batch_gauges": 200},
@@ -122,6 +123,9 @@ def resolve_config(cfg: dict) -> dict:
         raise DhbvInputError(f"config train.optimizer {t['optimizer']!r}: use adadelta, adam or adamw")
     if t["lr_schedule"] not in ("none", "cosine", "step"):
         raise DhbvInputError(f"config train.lr_schedule {t['lr_schedule']!r}: use none, cosine or step")
+    if t["window_sampling"] not in ("per_batch", "per_gauge"):
+        raise DhbvInputError(f"config train.window_sampling {t['window_sampling']!r}: use "
+                             "per_batch or per_gauge")
     if t["loss"] not in ("rmse_comb", "nse"):
         raise DhbvInputError(f"config train.loss {t['loss']!r}: use rmse_comb or nse")
     if c["run"]["device"] not in ("auto", "cpu", "cuda") and not str(c["run"]["device"]).startswith("cuda:"):

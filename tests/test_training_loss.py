@@ -88,3 +88,25 @@ def test_membership_errors():
         Membership.from_table(["A"], ["u9"], [1.0], ["A"], ["u1"], np.array([1.0]))
     with pytest.raises(DhbvInputError, match="area"):
         Membership.from_table(["A"], ["u1"], [1.0], ["A"], ["u1"], np.array([np.nan]))
+
+
+def test_windowed_batch_shares_units_only_within_one_window():
+    from dhbv.training.aggregation import batch_matrix_windows
+
+    mem = _nested()
+    m, units, starts = batch_matrix_windows(mem, [0, 1], [100, 100])   # same window: shared
+    assert list(units) == [0, 1, 2] and list(starts) == [100, 100, 100]
+    ref, _ = batch_matrix(mem, [0, 1])
+    np.testing.assert_allclose(m.to_dense().numpy(), ref.to_dense().numpy())
+    m, units, starts = batch_matrix_windows(mem, [0, 1], [100, 250])   # own windows
+    assert list(units) == [0, 1, 2, 1, 2] and list(starts) == [100, 100, 100, 250, 250]
+    dense = m.to_dense().numpy()
+    np.testing.assert_allclose(dense.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(dense[0], np.array([5.0, 20, 30, 0, 0]) / 55, rtol=1e-6)
+    np.testing.assert_allclose(dense[1], np.array([0, 0, 0, 20.0, 30]) / 50, rtol=1e-6)
+    lump = Membership.lumped(["a", "b"], np.array([5.0, 7.0]))
+    m, units, _ = batch_matrix_windows(lump, [1, 0], [30, 40])
+    q = torch.rand(4, 2)
+    assert list(units) == [1, 0] and torch.equal(aggregate(m, q), q)    # identity
+    with pytest.raises(DhbvInputError, match="starts"):
+        batch_matrix_windows(lump, [1, 0], [30])

@@ -55,3 +55,11 @@ def test_train_on_nested_gauges_counts_units_once(tmp_path):
     assert calls and all(c == 3 for c in calls)          # 2 gauges, 3 distinct units per batch
     log = pd.read_csv(tmp_path / "run" / "training_log.csv")
     assert np.isfinite(log["train_loss"]).all() and len(log) == 2
+
+    # one window per gauge: the upstream gauge's 2 units run again in its own window
+    calls.clear()
+    cfg["train"]["window_sampling"] = "per_gauge"
+    train(cfg, tmp_path / "run_pg", model_factory=lambda mc, n: Tiny(n))
+    assert len(calls) == 6 and all(c == 5 for c in calls)
+    log = pd.read_csv(tmp_path / "run_pg" / "training_log.csv")
+    assert np.isfinite(log["train_loss"]).all() and len(log) == 2

@@ -128,3 +128,36 @@ def test_parallel_members_train_the_same_members_as_sequential(tmp_path):
     assert list(lb["member"]) == [0, 1]
     np.testing.assert_array_equal(la["train_loss"], lb["train_loss"])
     assert not list((tmp_path / "par").glob("training_log.member*.csv"))
+
+
+def test_per_gauge_windows_are_inside_training_and_simulated_from_their_own_start(tmp_path):
+    from dhbv.training.data import load_data
+    from dhbv.training.trainer import (build_model, compute_training_statistics, prepare,
+                                       run_units, run_windows)
+
+    c = resolve_config(tiny_config(window_sampling="per_gauge"))
+    d = load_data(c["data"], c["model"]["attributes"])
+    i0, i1 = d.check_period(*c["train"]["period"], "training")
+    v0, v1 = d.check_period(*c["train"]["validation_period"], "validation")
+    s = WindowSampler(d, [0, 1, 2], i0, i1, rho=40, warmup=365, min_warmup=200, batch_gauges=3,
+                      max_units=10, seed=1, exclude=(v0, v1), iterations=5, windows="per_gauge")
+    seen = set()
+    for step in range(30):
+        g, t0, warm = s.draw(0, 0, step)
+        assert len(g) == 3 and t0.shape == (3,)
+        assert np.all(t0 >= i0) and np.all(t0 + 40 - 1 < v0)
+        assert warm == min(365, int(t0.min()) - s.cov0) and warm >= 200
+        seen.update(t0.tolist())
+    assert len(seen) > 60                                   # many years per epoch, not one
+    # each instance equals a run of its unit over its own window alone
+    prep = prepare(d, compute_training_statistics(d, [0, 1, 2], i0, i1))
+    torch.manual_seed(0)
+    model = build_model(c["model"], len(d.attribute_names)).eval()
+    units, starts = np.array([2, 0, 2]), np.array([300, 320, 340])
+    with torch.no_grad():
+        q = run_windows(model, prep, units, starts - 30, 70, 30, "cpu")
+        for k in range(3):
+            ref = run_units(model, prep, [units[k]], starts[k] - 30, starts[k] + 40, 30, "cpu")
+            np.testing.assert_allclose(q[:, k].numpy(), ref[:, 0].numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(DhbvInputError, match="window_sampling"):
+        resolve_config(tiny_config(window_sampling="per_year"))

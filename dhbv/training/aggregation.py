@@ -93,6 +93,39 @@ def batch_matrix(membership: Membership, gauge_indices, dtype=torch.float32, dev
     return m, units
 
 
+def batch_matrix_windows(membership: Membership, gauge_indices, starts, dtype=torch.float32,
+                         device="cpu"):
+    """Aggregation matrix for a batch whose gauges have their own time windows.
+
+    ``starts[k]`` is the window start (time index) of gauge ``gauge_indices[k]``. A simulated
+    instance is one (unit, start) pair: units shared by gauges with the same window are
+    simulated once, the same unit in two windows twice. Returns (matrix [G, I], instance unit
+    indices [I], instance starts [I]), instances in order of first appearance (a lumped batch
+    gives the identity matrix).
+    """
+    gauge_indices = list(gauge_indices)
+    starts = np.asarray(starts, dtype=np.int64)
+    if starts.shape != (len(gauge_indices),):
+        raise DhbvInputError(f"batch_matrix_windows: {starts.size} starts for "
+                             f"{len(gauge_indices)} gauges")
+    col: dict[tuple[int, int], int] = {}
+    rows, cols, vals = [], [], []
+    for r, (g, s0) in enumerate(zip(gauge_indices, starts.tolist())):
+        idx, w = membership.pairs[g]
+        wa = w * membership.unit_area[idx]
+        wa = wa / wa.sum()
+        for u, v in zip(idx.tolist(), wa.tolist()):
+            j = col.setdefault((u, s0), len(col))
+            rows.append(r)
+            cols.append(j)
+            vals.append(v)
+    keys = np.array(list(col), dtype=np.int64).reshape(-1, 2)
+    m = torch.sparse_coo_tensor(
+        torch.tensor([rows, cols], dtype=torch.long), torch.tensor(vals, dtype=dtype),
+        size=(len(gauge_indices), len(col)), device=device, check_invariants=False).coalesce()
+    return m, keys[:, 0], keys[:, 1]
+
+
 def aggregate(matrix: torch.Tensor, unit_flow: torch.Tensor) -> torch.Tensor:
     """Gauge flow [T, G] from unit flow [T, U] (mm d-1) with a :func:`batch_matrix` matrix."""
     if matrix.shape[0] == matrix.shape[1] and matrix.shape[0] == unit_flow.shape[1] and \

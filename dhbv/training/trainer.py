@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from dhbv.errors import DhbvInputError
-from dhbv.training.aggregation import aggregate, batch_matrix
+from dhbv.training.aggregation import aggregate, batch_matrix, batch_matrix_windows
 from dhbv.training.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                       save_atomic, save_checkpoint, set_rng_state)
 from dhbv.training.data import STATS_FORCING_NAMES, BasinData
@@ -35,6 +35,7 @@ from dhbv.training.losses import nse_batch_loss, rmse_comb
 
 log = logging.getLogger(__name__)
 
+WINDOW_SAMPLING = ("per_batch", "per_gauge")
 LOG_FIELDS = ("member", "epoch", "train_loss", "val_loss", "val_median_nse", "lr", "seconds")
 
 
@@ -121,6 +122,19 @@ def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device) -
     return model(xd, xs, fr, up, el, warmup=int(warm))["streamflow"]
 
 
+def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, device) -> torch.Tensor:
+    """Streamflow [length − warm, I] (mm d-1) of instances i = (units[i], window start
+    starts[i]), each run for ``length`` days from its own start with ``warm`` spin-up days."""
+    u = np.asarray(units)
+    tidx = np.asarray(starts)[None, :] + np.arange(int(length))[:, None]
+    xd = torch.from_numpy(prep.dyn_norm[tidx, u[None, :]]).to(device)
+    xs = torch.from_numpy(prep.static_norm[u]).to(device)
+    fr = torch.from_numpy(prep.forcing[tidx, u[None, :]]).to(device)
+    up = torch.from_numpy(prep.uparea[u]).to(device)
+    el = torch.from_numpy(prep.elev[u]).to(device)
+    return model(xd, xs, fr, up, el, warmup=int(warm))["streamflow"]
+
+
 def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: int, e: int,
                     warm: int, device, batch_gauges: int = 200, max_units: int = 20000) -> np.ndarray:
     """Gauge streamflow [e − s − warm, G] (mm d-1), evaluation mode, no gradients.
@@ -153,11 +167,21 @@ def _chunks(data: BasinData, gauges, batch_gauges, max_units):
 
 # ----------------------------------------------------------------------------- sampler
 class WindowSampler:
-    """Draws (gauges, target start index, warm-up length) from (seed, member, epoch, step)."""
+    """Draws (gauges, target start index, warm-up length) from (seed, member, epoch, step).
+
+    ``windows="per_batch"``: one target window for the whole batch (t0 an int).
+    ``windows="per_gauge"``: each gauge its own window (t0 an array, one start per gauge), so a
+    step's gradient mixes many years; the batch's spin-up is the shortest one available.
+    """
 
     def __init__(self, data: BasinData, gauge_indices, i0: int, i1: int, *, rho: int,
                  warmup: int, min_warmup: int, batch_gauges: int, max_units: int, seed: int,
-                 exclude: tuple[int, int] | None = None, iterations: int | str = "auto"):
+                 exclude: tuple[int, int] | None = None, iterations: int | str = "auto",
+                 windows: str = "per_batch"):
+        if windows not in WINDOW_SAMPLING:
+            raise DhbvInputError(f"config train.window_sampling {windows!r}: use one of "
+                                 f"{', '.join(WINDOW_SAMPLING)}")
+        self.windows = windows
         self.data, self.gauges = data, np.asarray(gauge_indices)
         self.rho, self.warmup, self.seed = int(rho), int(warmup), int(seed)
         self.batch, self.max_units = int(batch_gauges), int(max_units)
@@ -192,6 +216,10 @@ class WindowSampler:
                 continue
             chosen.append(int(g))
             units |= gu
+        if self.windows == "per_gauge":
+            t0 = self.starts[rng.integers(self.starts.size, size=len(chosen))]
+            warm = min(self.warmup, int(t0.min()) - self.cov0)
+            return chosen, t0, warm
         t0 = int(self.starts[rng.integers(self.starts.size)])
         warm = min(self.warmup, t0 - self.cov0)
         return chosen, t0, warm
@@ -303,7 +331,8 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
                            device=device)
     sampler_kw = dict(rho=t["rho"], warmup=mc["warmup"], min_warmup=t["min_warmup"],
                       batch_gauges=t["batch_gauges"], max_units=t["max_units_per_batch"],
-                      exclude=excl, iterations=t["iterations_per_epoch"])
+                      exclude=excl, iterations=t["iterations_per_epoch"],
+                      windows=t["window_sampling"])
     return _Context(cfg, run_dir, base_dir, device, data, prep, gauges, i0, i1, excl, obs_std,
                     sampler_kw, len(data.attribute_names))
 
@@ -442,10 +471,18 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
         while step < n_it:
             chosen, t0, warm = sampler.draw(member, epoch, step)
             torch.manual_seed(step_seed(seed, member, epoch, step))
-            m, units = batch_matrix(data.membership, chosen, device=device)
-            q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
+            if np.ndim(t0) == 0:
+                m, units = batch_matrix(data.membership, chosen, device=device)
+                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
+                y = data.obs[t0:t0 + sampler.rho][:, chosen]
+            else:
+                m, units, u_t0 = batch_matrix_windows(data.membership, chosen, t0, device=device)
+                q_unit = run_windows(model, prep, units, u_t0 - warm, sampler.rho + warm, warm,
+                                     device)
+                tidx = t0[None, :] + np.arange(sampler.rho)[:, None]
+                y = data.obs[tidx, np.asarray(chosen)[None, :]]
             q_g = aggregate(m, q_unit)
-            y = torch.from_numpy(data.obs[t0:t0 + sampler.rho][:, chosen]).to(device)
+            y = torch.from_numpy(np.ascontiguousarray(y)).to(device)
             if not bool(torch.isfinite(y).any()):
                 step += 1
                 continue
