@@ -4,8 +4,8 @@ simulate and score the test period.
     .venv/bin/python benchmarks/camels57_skill.py --run-dir results/models/camels57 \
         [--config config/camels57.yaml] [--skip-train]
 
-Protocol (config/camels57.yaml): train WY1982-1995 (validation WY1994-1995 held out for model
-selection), evaluate WY1996-2014 (1995-10-01..2014-09-30), ERA5-Land P and T mean, Oudin PET.
+Protocol (config/camels57.yaml): train WY1982-1995 (1981-10-01..1995-09-30), evaluate WY1996-2014
+(1995-10-01..2014-09-30), ERA5-Land P and T mean, Oudin PET.
 Prints training wall time, the learning curve (training_log.csv) and median NSE / KGE over the
 57 basins; writes sim_test.nc, scores_test.csv and summary.json into the run directory.
 """
