@@ -53,7 +53,10 @@ def main(argv=None):
 
     write_text_atomic(json.dumps(summary, indent=1), run / "summary.json")
     with pd.option_context("display.max_rows", 500, "display.width", 120):
-        print(curve.dropna(subset=["val_median_nse"]).to_string(index=False))
+        if curve["val_median_nse"].notna().any():
+            print(curve.dropna(subset=["val_median_nse"]).to_string(index=False))
+        else:                       # no hold-out: the mean training loss of the members per epoch
+            print(curve.groupby("epoch")["train_loss"].mean().round(4).to_string())
     print(json.dumps(summary, indent=1))
 
 
