@@ -111,15 +111,20 @@ def compute_training_statistics(data: BasinData, gauge_indices, i0: int, i1: int
     return compute_statistics(d)
 
 
+def _run(model, prep: Prepared, u: np.ndarray, dyn_norm: np.ndarray, forcing: np.ndarray,
+         warm: int, device) -> torch.Tensor:
+    """Model streamflow for units ``u`` given their [T, U, 3] inputs (normalised and raw)."""
+    xs = torch.from_numpy(prep.static_norm[u]).to(device)
+    up = torch.from_numpy(prep.uparea[u]).to(device)
+    el = torch.from_numpy(prep.elev[u]).to(device)
+    return model(torch.from_numpy(dyn_norm).to(device), xs, torch.from_numpy(forcing).to(device),
+                 up, el, warmup=int(warm))["streamflow"]
+
+
 def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device) -> torch.Tensor:
     """Unit streamflow [e − s − warm, U] (mm d-1) for time indices [s, e) with ``warm`` spin-up."""
     u = np.asarray(units)
-    xd = torch.from_numpy(prep.dyn_norm[s:e][:, u]).to(device)
-    xs = torch.from_numpy(prep.static_norm[u]).to(device)
-    fr = torch.from_numpy(prep.forcing[s:e][:, u]).to(device)
-    up = torch.from_numpy(prep.uparea[u]).to(device)
-    el = torch.from_numpy(prep.elev[u]).to(device)
-    return model(xd, xs, fr, up, el, warmup=int(warm))["streamflow"]
+    return _run(model, prep, u, prep.dyn_norm[s:e][:, u], prep.forcing[s:e][:, u], warm, device)
 
 
 def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, device) -> torch.Tensor:
@@ -127,12 +132,8 @@ def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, de
     starts[i]), each run for ``length`` days from its own start with ``warm`` spin-up days."""
     u = np.asarray(units)
     tidx = np.asarray(starts)[None, :] + np.arange(int(length))[:, None]
-    xd = torch.from_numpy(prep.dyn_norm[tidx, u[None, :]]).to(device)
-    xs = torch.from_numpy(prep.static_norm[u]).to(device)
-    fr = torch.from_numpy(prep.forcing[tidx, u[None, :]]).to(device)
-    up = torch.from_numpy(prep.uparea[u]).to(device)
-    el = torch.from_numpy(prep.elev[u]).to(device)
-    return model(xd, xs, fr, up, el, warmup=int(warm))["streamflow"]
+    return _run(model, prep, u, prep.dyn_norm[tidx, u[None, :]], prep.forcing[tidx, u[None, :]],
+                warm, device)
 
 
 def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: int, e: int,
