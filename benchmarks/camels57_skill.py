@@ -39,13 +39,15 @@ def main(argv=None):
     t_train = time.time() - t0
     t1 = time.time()
     period = [str(d) for d in cfg["evaluation"]["period"]]
-    simulate(run, None, run / "sim_test.nc", period, scores_out=run / "scores_test.csv")
+    # the config's spin-up, also for a run directory trained before simulate.spinup existed
+    simulate(run, None, run / "sim_test.nc", period, scores_out=run / "scores_test.csv",
+             spinup=cfg["simulate"]["spinup"])
     t_sim = time.time() - t1
     table = pd.read_csv(run / "scores_test.csv", dtype={"gauge": str})
     summary = summarize(table)
     curve = pd.read_csv(run / "training_log.csv")
     summary.update(train_wall_seconds=round(t_train, 1), simulate_wall_seconds=round(t_sim, 1),
-                   period=period, config=str(a.config),
+                   period=period, config=str(a.config), spinup=cfg["simulate"]["spinup"],
                    median_kge_r=float(table["kge_r"].median()),
                    median_kge_alpha=float(table["kge_alpha"].median()),
                    median_kge_beta=float(table["kge_beta"].median()))

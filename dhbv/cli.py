@@ -22,6 +22,18 @@ from pathlib import Path
 from dhbv.errors import DhbvInputError
 
 
+def _spinup(text: str):
+    if text == "full":
+        return text
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days ≥ 0 or 'full'")
+    return days
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dhbv", description="δHBV2.0 training, simulation, evaluation")
     sub = p.add_subparsers(dest="command", required=True)
@@ -36,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
     s.add_argument("--obs-out", default=None, help="also write observations (standard form)")
     s.add_argument("--scores", default=None, help="also write per-gauge NSE/KGE CSV")
+    s.add_argument("--spinup", type=_spinup, default=None,
+                   help="spin-up days before the period, or 'full' (from the first forcing day); "
+                        "default: the run's simulate.spinup, else model.warmup")
     e = sub.add_parser("evaluate", help="score a simulation against observations")
     e.add_argument("--sim", required=True)
     e.add_argument("--obs", required=True)
@@ -68,7 +83,7 @@ def main(argv=None) -> int:
             from dhbv.simulation import simulate
 
             print(simulate(args.run_dir, args.config, args.out, args.period,
-                           obs_out=args.obs_out, scores_out=args.scores))
+                           obs_out=args.obs_out, scores_out=args.scores, spinup=args.spinup))
             if args.scores:
                 import pandas as pd
 

@@ -58,7 +58,9 @@ DEFAULTS: dict = {
         "window_sampling": "per_batch",  # per_batch: one window per step; per_gauge: one per gauge
         "max_minutes": None,            # wall-clock budget per ensemble member (stops after the epoch)
     },
-    "simulate": {"period": None, "batch_gauges": 200},
+    # spinup: days run before simulate.period from cold stores; None = model.warmup; "full" =
+    # from the first forcing day (a continuous simulation, as the paper's 1980-2020 product)
+    "simulate": {"period": None, "batch_gauges": 200, "spinup": None},
     "evaluation": {"period": ["1995-10-01", "2014-09-30"], "min_days": 365},
 }
 
@@ -132,6 +134,11 @@ def resolve_config(cfg: dict) -> dict:
         raise DhbvInputError(f"config run.device {c['run']['device']!r}: use auto, cpu or cuda")
     if int(c["model"]["warmup"]) < 0:
         raise DhbvInputError("config model.warmup must be ≥ 0 days")
+    sp = c["simulate"]["spinup"]
+    if not (sp is None or sp == "full" or (isinstance(sp, int) and not isinstance(sp, bool)
+                                           and sp >= 0)):
+        raise DhbvInputError(f"config simulate.spinup {sp!r}: use null (model.warmup), a number "
+                             "of days ≥ 0, or 'full' (from the first forcing day)")
     if not isinstance(c["data"].get("sources"), list) or not c["data"]["sources"]:
         raise DhbvInputError("config data.sources must list at least one source")
     return c

@@ -65,3 +65,46 @@ def test_cli_input_error_is_one_line(tmp_path, capsys):
     assert main(["train", "--config", str(bad), "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "error:" in err
+
+
+def test_full_spinup_is_the_continuous_simulation_from_the_forcing_start(tmp_path):
+    cfg = tiny_config(epochs=1, iterations_per_epoch=2, validation_period=None,
+                      checkpoint_every_steps=None)
+    run = tmp_path / "run"
+    train(copy.deepcopy(cfg), run)
+    full, cont = tmp_path / "full.nc", tmp_path / "cont.nc"
+    assert main(["simulate", "--run-dir", str(run), "--out", str(full),
+                 "--period", "1996-01-01", "1996-12-31", "--spinup", "full"]) == 0
+    # the Caravan series start on 1981-01-01: a run from there without spin-up, cut to 1996
+    assert main(["simulate", "--run-dir", str(run), "--out", str(cont),
+                 "--period", "1981-01-01", "1996-12-31", "--spinup", "0"]) == 0
+    with xr.open_dataset(full) as a, xr.open_dataset(cont) as b:
+        assert a.attrs["warmup_days"] == (pd.Timestamp("1996-01-01")
+                                          - pd.Timestamp("1981-01-01")).days == 5478
+        assert b.attrs["warmup_days"] == 0
+        np.testing.assert_allclose(a["streamflow"].values,
+                                   b["streamflow"].sel(time=slice("1996-01-01", None)).values,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_bad_spinup_is_rejected_with_the_key_named(tmp_path, capsys):
+    from dhbv.config import resolve_config
+    from dhbv.errors import DhbvInputError
+
+    cfg = tiny_config(epochs=1)
+    for bad in ("long", -5, 1.5):
+        cfg["simulate"] = {"spinup": bad}
+        try:
+            resolve_config(cfg)
+        except DhbvInputError as err:
+            assert "simulate.spinup" in str(err)
+        else:
+            raise AssertionError(f"spinup {bad!r} was accepted")
+    rc = None
+    try:
+        rc = main(["simulate", "--run-dir", str(tmp_path), "--out", str(tmp_path / "x.nc"),
+                   "--spinup", "-3"])
+    except SystemExit as stop:
+        rc = stop.code
+    assert rc == 2 and "--spinup" in capsys.readouterr().err
+    assert not (tmp_path / "x.nc").exists()

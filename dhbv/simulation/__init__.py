@@ -31,13 +31,15 @@ def _data_section(data_config) -> dict:
 
 
 def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, scores_out=None,
-             base_dir=".", model_factory=None, device="auto") -> Path:
+             base_dir=".", model_factory=None, device="auto", spinup=None) -> Path:
     """Simulate gauge streamflow with a trained run; returns ``out_path``.
 
     ``data_config``: a ``data`` mapping (``{"sources": [...]}``), a full config mapping or YAML
     path holding one, or None (the training data). ``period``: [start, end] dates (default:
-    config ``simulate.period``, else ``evaluation.period``). A spin-up of ``model.warmup`` days
-    precedes the period (shortened if the forcing starts later; a warning is logged).
+    config ``simulate.period``, else ``evaluation.period``). A spin-up from cold stores precedes
+    the period: ``spinup`` days (default: config ``simulate.spinup``, else ``model.warmup``;
+    shortened with a warning if the forcing starts later), or ``"full"``: from the first
+    forcing day, a continuous simulation.
     ``obs_out``: also write the observations (standard gauge form, mm d-1). ``scores_out``:
     also write per-gauge NSE/KGE (CSV) over ``period``.
     """
@@ -57,11 +59,15 @@ def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, score
         raise DhbvInputError("no simulation period: pass period or set simulate.period")
     i0, i1 = data.check_period(period[0], period[1], "simulation")
     cov0, _ = data.forcing_coverage()
-    warm_cfg = int(cfg["model"]["warmup"])
-    warm = min(warm_cfg, i0 - cov0)
-    if warm < warm_cfg:
-        log.warning("spin-up shortened to %d days (forcing starts %s)", warm,
-                    data.time[cov0].date())
+    spinup = spinup if spinup is not None else cfg["simulate"].get("spinup")
+    if spinup == "full":
+        warm = i0 - cov0
+    else:
+        warm_cfg = int(cfg["model"]["warmup"] if spinup is None else spinup)
+        warm = min(warm_cfg, i0 - cov0)
+        if warm < warm_cfg:
+            log.warning("spin-up shortened to %d days (forcing starts %s)", warm,
+                        data.time[cov0].date())
     prep = prepare(data, stats)
     gauges = list(range(len(data.gauge_ids)))
     sims = []

@@ -26,6 +26,7 @@ rule simulate_basins:
         gpu=1,
     params:
         period=config["simulate"]["period"],
+        spinup=config["simulate"]["spinup"],
         device=config["run"]["device"],
     script:
         "../scripts/simulate_basins.py"

@@ -20,4 +20,5 @@ simulate(
     snakemake.params.period,
     scores_out=snakemake.output.scores,
     device=snakemake.params.device,
+    spinup=snakemake.params.spinup,
 )
