@@ -61,10 +61,10 @@ def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, score
     cov0, _ = data.forcing_coverage()
     spinup = spinup if spinup is not None else cfg["simulate"].get("spinup")
     if spinup == "full":
-        warm = i0 - cov0
+        warm = max(i0 - cov0, 0)
     else:
         warm_cfg = int(cfg["model"]["warmup"] if spinup is None else spinup)
-        warm = min(warm_cfg, i0 - cov0)
+        warm = max(min(warm_cfg, i0 - cov0), 0)
         if warm < warm_cfg:
             log.warning("spin-up shortened to %d days (forcing starts %s)", warm,
                         data.time[cov0].date())
