@@ -23,15 +23,12 @@ from dhbv.errors import DhbvInputError
 
 
 def _spinup(text: str):
-    if text == "full":
-        return text
+    from dhbv.config import parse_spinup
+
     try:
-        days = int(text)
-    except ValueError:
-        days = -1
-    if days < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days ≥ 0 or 'full'")
-    return days
+        return parse_spinup(text, "--spinup")
+    except DhbvInputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

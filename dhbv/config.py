@@ -93,6 +93,18 @@ def _overlap(a, b) -> bool:
     return pd.Timestamp(a[0]) <= pd.Timestamp(b[1]) and pd.Timestamp(b[0]) <= pd.Timestamp(a[1])
 
 
+def parse_spinup(value, name: str = "simulate.spinup"):
+    """A simulation spin-up: None (model.warmup), days ≥ 0 (int or digit string) or "full"."""
+    if value is None or value == "full":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise DhbvInputError(f"{name} {value!r}: use null (model.warmup), a number of days ≥ 0, "
+                         "or 'full' (from the first forcing day)")
+
+
 def resolve_config(cfg: dict) -> dict:
     """Merge ``cfg`` over :data:`DEFAULTS` and validate; returns a new, complete dict."""
     unknown = set(cfg or {}) - set(DEFAULTS)
@@ -134,11 +146,7 @@ def resolve_config(cfg: dict) -> dict:
         raise DhbvInputError(f"config run.device {c['run']['device']!r}: use auto, cpu or cuda")
     if int(c["model"]["warmup"]) < 0:
         raise DhbvInputError("config model.warmup must be ≥ 0 days")
-    sp = c["simulate"]["spinup"]
-    if not (sp is None or sp == "full" or (isinstance(sp, int) and not isinstance(sp, bool)
-                                           and sp >= 0)):
-        raise DhbvInputError(f"config simulate.spinup {sp!r}: use null (model.warmup), a number "
-                             "of days ≥ 0, or 'full' (from the first forcing day)")
+    c["simulate"]["spinup"] = parse_spinup(c["simulate"]["spinup"], "config simulate.spinup")
     if not isinstance(c["data"].get("sources"), list) or not c["data"]["sources"]:
         raise DhbvInputError("config data.sources must list at least one source")
     return c

@@ -90,6 +90,7 @@ def test_full_spinup_is_the_continuous_simulation_from_the_forcing_start(tmp_pat
 def test_bad_spinup_is_rejected_with_the_key_named(tmp_path, capsys):
     from dhbv.config import resolve_config
     from dhbv.errors import DhbvInputError
+    from dhbv.simulation import simulate
 
     cfg = tiny_config(epochs=1)
     for bad in ("long", -5, 1.5):
@@ -108,3 +109,11 @@ def test_bad_spinup_is_rejected_with_the_key_named(tmp_path, capsys):
         rc = stop.code
     assert rc == 2 and "--spinup" in capsys.readouterr().err
     assert not (tmp_path / "x.nc").exists()
+    # the Python API checks the value before it reads anything
+    try:
+        simulate(tmp_path, None, tmp_path / "y.nc", spinup="long")
+    except DhbvInputError as err:
+        assert "spinup" in str(err)
+    else:
+        raise AssertionError("simulate(spinup='long') was accepted")
+    assert not (tmp_path / "y.nc").exists()

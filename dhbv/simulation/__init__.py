@@ -45,10 +45,12 @@ def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, score
     """
     import torch
 
+    from dhbv.config import parse_spinup
     from dhbv.io.standard import make_gauge_observations, write_netcdf
     from dhbv.training.data import load_data
     from dhbv.training.trainer import load_trained, prepare, resolve_device, simulate_gauges
 
+    spinup = parse_spinup(spinup, "simulate(spinup=...)")
     dev = resolve_device(device)
     models, cfg, stats = load_trained(run_dir, model_factory, device=dev)
     data_cfg = _data_section(data_config) or cfg["data"]
