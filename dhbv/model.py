@@ -188,6 +188,7 @@ class DeltaHBV(nn.Module):
         warmup: int = 0,
         full_output: bool = False,
         initial_states: Any = None,
+        initial_uh_history: Any = None,
     ) -> dict[str, Tensor]:
         """Run networks and physics over one window.
 
@@ -203,8 +204,9 @@ class DeltaHBV(nn.Module):
             [B] upstream drainage area (km²) and mean elevation (m) of each unit.
         warmup:
             Leading days run but dropped from the outputs.
-        full_output, initial_states:
-            Passed to :func:`run_hbv2`.
+        full_output, initial_states, initial_uh_history:
+            Passed to :func:`run_hbv2` (a previous window's ``final_states`` and
+            ``final_uh_history`` continue it exactly).
 
         Returns
         -------
@@ -239,4 +241,5 @@ class DeltaHBV(nn.Module):
             options=self.options,
             full_output=full_output,
             initial_states=initial_states,
+            initial_uh_history=initial_uh_history,
         )

@@ -73,5 +73,6 @@ def test_parameters_outside_unit_interval():
 def test_bad_warmup_and_states_and_options():
     _expect(_case(), "warmup", warmup=20)
     _expect(_case(), "initial_states", initial_states=torch.zeros(5, 3, 3))
+    _expect(_case(), "initial_uh_history", initial_uh_history=torch.zeros(3, 3, 3))
     with pytest.raises(DhbvInputError, match="exchange"):
         HbvOptions(exchange="none")

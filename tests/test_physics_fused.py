@@ -97,6 +97,27 @@ def test_initial_states_continue_a_run():
     torch.testing.assert_close(second["final_states"], whole["final_states"])
 
 
+@pytest.mark.parametrize("split", [4, 30])  # 4 < uh_length - 1: the history spans both parts
+def test_states_and_uh_history_continue_a_run_exactly(split):
+    """A run split in time (stores + UH history carried) equals the unsplit run: routed
+    streamflow, routed components and the UH volume in transit at the split."""
+    case = synthetic_case(60, 3, 2, seed=4, dtype=torch.float64)
+    f, d, s, r, u, e = case
+    whole = run_hbv2(*case, full_output=True)
+    first = run_hbv2(f[:split], d[:split], s, r, u, e, full_output=True)
+    assert first["final_uh_history"].shape == (14, 3, 3)
+    second = run_hbv2(f[split:], d[split:], s, r, u, e, full_output=True,
+                      initial_states=first["final_states"],
+                      initial_uh_history=first["final_uh_history"])
+    for k in ("streamflow", "Q0_routed", "Q1_routed", "Q2_routed", "uh_in_transit"):
+        torch.testing.assert_close(second[k], whole[k][split:])
+    torch.testing.assert_close(second["uh_in_transit_start"], whole["uh_in_transit"][split - 1])
+    torch.testing.assert_close(second["final_uh_history"], whole["final_uh_history"])
+    # without the history the first days after the split lose what was still in the UH
+    cold = run_hbv2(f[split:], d[split:], s, r, u, e, initial_states=first["final_states"])
+    assert float((whole["streamflow"][split] - cold["streamflow"][0]).min()) > 0.0
+
+
 def test_recycled_state_store_is_never_shared_by_live_graphs():
     """Large stores (>= STORE_POOL_MIN_BYTES) come from recycled slabs: two graphs alive at
     once must keep separate stores (gradients equal to those of isolated runs), and a slab is

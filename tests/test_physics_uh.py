@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from dhbv.physics.uh import gamma_uh_weights, uh_convolve, uh_in_transit
+from dhbv.physics.uh import gamma_uh_weights, uh_convolve, uh_in_transit, uh_pending
 
 
 def _params(a, theta):
@@ -81,3 +81,12 @@ def test_in_transit_volume_closes_mass():
     expected = sum(float(q[49 - j, 0]) * (1 - float(cum[j])) for j in range(15))
     assert float(transit[-1, 0]) == pytest.approx(expected, rel=1e-10)
     assert math.isclose(float(q.sum() - y.sum()), float(transit[-1, 0]), rel_tol=1e-12)
+
+
+def test_pending_volume_of_a_history_by_hand():
+    # w = (0.5, 0.3, 0.2); yesterday 4 mm released 0.5 of itself (2 mm pending), the day
+    # before 2 mm released 0.8 (0.4 mm pending): 2.4 mm
+    w = torch.tensor([[0.5, 0.3, 0.2]], dtype=torch.float64)
+    history = torch.tensor([[2.0], [4.0]], dtype=torch.float64)  # oldest first
+    assert float(uh_pending(history, w)[0]) == pytest.approx(2.4, rel=1e-12)
+    assert float(uh_pending(history[:0], w)[0]) == 0.0

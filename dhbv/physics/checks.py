@@ -52,7 +52,8 @@ def _min_max(x: torch.Tensor):
 
 
 def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_static: int,
-                 n_dynamic: int, initial_states=None) -> None:
+                 n_dynamic: int, initial_states=None, initial_uh_history=None,
+                 uh_length: int = 1) -> None:
     """Validate shapes, finiteness, units and parameter ranges of ``run_hbv2`` inputs.
 
     Raises :class:`dhbv.errors.DhbvInputError` with a one-line message.
@@ -116,3 +117,12 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
         s = initial_states.detach()
         if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
             raise DhbvInputError("initial_states: must be finite and >= 0 mm")
+    if initial_uh_history is not None:
+        _require_tensor("initial_uh_history", initial_uh_history)
+        if initial_uh_history.shape != (uh_length - 1, n_b, 3):
+            raise DhbvInputError(f"initial_uh_history: shape {_shape(initial_uh_history)} is not "
+                                 f"[uh_length - 1 = {uh_length - 1}, B={n_b}, 3]; pass a "
+                                 "previous final_uh_history")
+        h = initial_uh_history.detach()
+        if not bool(torch.isfinite(h).all()) or bool((h < 0).any()):
+            raise DhbvInputError("initial_uh_history: must be finite and >= 0 mm/d")

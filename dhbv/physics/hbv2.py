@@ -139,7 +139,8 @@ def _select_backend(options: HbvOptions, device: torch.device) -> str:
 
 
 def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
-             options=HbvOptions(), full_output=False, initial_states=None) -> dict:
+             options=HbvOptions(), full_output=False, initial_states=None,
+             initial_uh_history=None) -> dict:
     """Run HBV 2.0 with nmul components and the per-unit gamma UH.
 
     Parameters
@@ -152,11 +153,16 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     warmup : leading days simulated (states and UH history) but cut from every output.
     initial_states : optional [5, B, nmul] (mm) in ``STATE_NAMES`` order, e.g. a previous
         ``final_states``; default cold start 0.001 mm.
+    initial_uh_history : optional [L − 1, B, 3] unrouted Q0, Q1, Q2 (mm/d, nmul mean) of the
+        L − 1 days before the first day, oldest first (L = ``options.uh_length``), e.g. a
+        previous ``final_uh_history``; default none (runoff 0 before the first day). With both
+        initial arguments from a previous run, a run split in time equals the unsplit run.
 
     Returns
     -------
     dict with ``streamflow`` (UH-routed, mm/d), ``runoff`` (unrouted nmul mean, mm/d), ``AET``
-    (mm/d), each [T − warmup, B], and ``final_states`` [5, B, nmul] (mm). With ``full_output``
+    (mm/d), each [T − warmup, B], ``final_states`` [5, B, nmul] (mm) and ``final_uh_history``
+    [L − 1, B, 3] (mm/d, unrouted Q0, Q1, Q2 of the last L − 1 days, oldest first). With ``full_output``
     also: ``Q0``/``Q1``/``Q2`` (unrouted) and ``Q0_routed``/``Q1_routed``/``Q2_routed``,
     ``PET``, ``recharge``, ``excess``, ``tosoil``, ``percolation``, ``capillary`` (mm/d),
     ``evapfactor`` (–), ``LF`` (realised exchange into SLZ, mm/d, + = gain), ``clamp_water``
@@ -168,7 +174,8 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     reported window).
     """
     check_inputs(forcing, dyn, static, routing, uparea, elev, warmup, len(STATIC_PARAMETERS),
-                 len(DYNAMIC_PARAMETERS), initial_states)
+                 len(DYNAMIC_PARAMETERS), initial_states, initial_uh_history,
+                 options.uh_length)
     dtype = forcing.dtype if forcing.dtype in (torch.float32, torch.float64) else torch.float32
     device = forcing.device
     forcing = forcing.to(dtype)
@@ -219,20 +226,36 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     route_b = descale(routing[:, 1], "route_b")
     w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
     runoff = out[0]
-    streamflow = uh.uh_convolve(runoff, w)
+    n_hist = options.uh_length - 1
+    if initial_uh_history is None:
+        history = torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
+    else:
+        history = initial_uh_history.to(dtype)
+
+    def route(q, k):
+        """UH-route q [T, B] with the history of component k (None = total runoff)."""
+        if initial_uh_history is None:
+            return uh.uh_convolve(q, w)
+        h = history.sum(dim=-1) if k is None else history[..., k]
+        return uh.uh_convolve(torch.cat([h, q]), w)[n_hist:]
+
+    streamflow = route(runoff, None)
+    # only the last L − 1 days are kept (a full-length stack would triple a CONUS chunk)
+    recent = torch.stack([out[k][max(n_t - n_hist, 0):] for k in (1, 2, 3)], dim=-1)
     result = {
         "streamflow": streamflow[warmup:],
         "runoff": runoff[warmup:],
         "AET": out[4][warmup:],
         "final_states": final_states,
+        "final_uh_history": torch.cat([history, recent])[len(recent):],
     }
     if not full:
         return result
 
     named = dict(zip(OUTPUT_NAMES, out))
-    for name in ("Q0", "Q1", "Q2"):
+    for k, name in enumerate(("Q0", "Q1", "Q2")):
         result[name] = named[name][warmup:]
-        result[name + "_routed"] = uh.uh_convolve(named[name], w)[warmup:]
+        result[name + "_routed"] = route(named[name], k)[warmup:]
     result["PET"] = pet[warmup:]
     for name in ("recharge", "excess", "tosoil", "percolation", "capillary", "evapfactor", "LF",
                  "clamp_water") + STATE_NAMES:
@@ -242,10 +265,10 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     result["storage"] = storage[warmup:]
     result["storage_start"] = (storage[warmup - 1] if warmup > 0
                                else states0.sum(dim=0).mean(dim=-1))
-    in_transit = uh.uh_in_transit(runoff, streamflow)
+    transit0 = uh.uh_pending(history.sum(dim=-1), w)
+    in_transit = transit0 + uh.uh_in_transit(runoff, streamflow)
     result["uh_in_transit"] = in_transit[warmup:]
-    result["uh_in_transit_start"] = (in_transit[warmup - 1] if warmup > 0
-                                     else torch.zeros_like(in_transit[0]))
+    result["uh_in_transit_start"] = in_transit[warmup - 1] if warmup > 0 else transit0
     result["LF_nominal"] = lf_nominal.mean(dim=-1)
     result["uh_weights"] = w
     q2r = result["Q2_routed"]

@@ -124,11 +124,26 @@ def uh_in_transit(q: torch.Tensor, q_routed: torch.Tensor) -> torch.Tensor:
     return torch.cumsum(q - q_routed, dim=0)
 
 
+def uh_pending(history: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Runoff volume inside the UH at the end of the day before a run, [B] (mm).
+
+    history : [L − 1, B] unrouted runoff (mm/d) of the L − 1 preceding days, oldest first;
+    w : [B, L]. The runoff of j + 1 days ago has released Σ_{k ≤ j} w_k of itself, so the
+    volume still pending is Σ_j q(−1 − j)·(1 − Σ_{k ≤ j} w_k), consistent with
+    :func:`uh_in_transit`.
+    """
+    n = history.shape[0]
+    if n == 0:
+        return torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
+    unreleased = 1.0 - torch.cumsum(w, dim=1)[:, :n]  # [B, n]
+    return (history.flip(0) * unreleased.t()).sum(dim=0)
+
+
 def uh_mean_delay(route_a: torch.Tensor, route_b: torch.Tensor) -> torch.Tensor:
     """Mean delay a·θ (days) of the untruncated gamma UH, [B]."""
     a, theta = gamma_shape_scale(route_a, route_b)
     return a * theta
 
 
-__all__ = ["gamma_shape_scale", "gamma_uh_weights", "uh_convolve", "uh_in_transit",
+__all__ = ["gamma_shape_scale", "gamma_uh_weights", "uh_convolve", "uh_in_transit", "uh_pending",
            "uh_mean_delay"]
