@@ -44,6 +44,7 @@ DEFAULTS: dict = {
         "period": ["1980-10-01", "1995-09-30"],
         "validation_period": None,      # held-out part of the training years (early stopping)
         "rho": 365, "min_warmup": 180,
+        "warmup_grad": None,            # last days of the spin-up with gradients; None = all
         "batch_gauges": 100, "max_units_per_batch": 5000,
         "iterations_per_epoch": "auto", "epochs": 100,
         "optimizer": "adadelta", "lr": 1.0, "weight_decay": 0.0,
@@ -146,6 +147,10 @@ def resolve_config(cfg: dict) -> dict:
         raise DhbvInputError(f"config run.device {c['run']['device']!r}: use auto, cpu or cuda")
     if int(c["model"]["warmup"]) < 0:
         raise DhbvInputError("config model.warmup must be ≥ 0 days")
+    wg = t["warmup_grad"]
+    if wg is not None and (isinstance(wg, bool) or not isinstance(wg, int) or wg < 0):
+        raise DhbvInputError(f"config train.warmup_grad {wg!r}: use null (the whole spin-up "
+                             "carries gradients) or a number of days ≥ 0")
     c["simulate"]["spinup"] = parse_spinup(c["simulate"]["spinup"], "config simulate.spinup")
     if not isinstance(c["data"].get("sources"), list) or not c["data"]["sources"]:
         raise DhbvInputError("config data.sources must list at least one source")

@@ -164,15 +164,15 @@ class DeltaHBV(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def hbv_parameters(
-        self, x_dyn_norm: Tensor, x_static_norm: Tensor
+        self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Network outputs in the physics layout, all in (0, 1).
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] →
         (dyn [T, B, 3, nmul], static [B, 13, nmul], routing [B, 2]); ``dy_drop`` applied in
-        training mode.
+        training mode. The LSTM's first ``n_prefix`` days carry no gradient.
         """
-        dyn, static, routing = self.networks(x_dyn_norm, x_static_norm)
+        dyn, static, routing = self.networks(x_dyn_norm, x_static_norm, n_prefix)
         if self.training and self.dy_drop > 0.0:
             dyn = apply_dy_drop(dyn, self.dy_drop)
         return dyn, static, routing
@@ -189,6 +189,7 @@ class DeltaHBV(nn.Module):
         full_output: bool = False,
         initial_states: Any = None,
         initial_uh_history: Any = None,
+        nograd_days: int = 0,
     ) -> dict[str, Tensor]:
         """Run networks and physics over one window.
 
@@ -207,6 +208,11 @@ class DeltaHBV(nn.Module):
         full_output, initial_states, initial_uh_history:
             Passed to :func:`run_hbv2` (a previous window's ``final_states`` and
             ``final_uh_history`` continue it exactly).
+        nograd_days:
+            Leading days of the warm-up (at most ``warmup``) run without gradients when
+            gradients are enabled: networks and physics give the same values as one pass, the
+            states and the UH history carry over, but backpropagation stops there (cheaper
+            long spin-ups). 0: one pass with gradients throughout.
 
         Returns
         -------
@@ -229,6 +235,13 @@ class DeltaHBV(nn.Module):
             raise DhbvInputError(
                 f"warmup must be in [0, T) = [0, {forcing_raw.shape[0]}), got {warmup}"
             )
+        n_pre = min(int(nograd_days), int(warmup))
+        if n_pre < 0:
+            raise DhbvInputError(f"nograd_days must be >= 0, got {nograd_days}")
+        if n_pre > 0 and torch.is_grad_enabled():
+            return self._forward_truncated(x_dyn_norm, x_static_norm, forcing_raw, uparea, elev,
+                                           int(warmup), n_pre, full_output, initial_states,
+                                           initial_uh_history)
         dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm)
         return run_hbv2(
             forcing_raw,
@@ -242,4 +255,26 @@ class DeltaHBV(nn.Module):
             full_output=full_output,
             initial_states=initial_states,
             initial_uh_history=initial_uh_history,
+        )
+
+    def _forward_truncated(self, x_dyn_norm, x_static_norm, forcing_raw, uparea, elev, warmup,
+                           n_pre, full_output, initial_states, initial_uh_history):
+        """``forward`` with the first ``n_pre`` days run under ``torch.no_grad``."""
+        dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm, n_pre)
+        with torch.no_grad():
+            head = run_hbv2(forcing_raw[:n_pre], dyn[:n_pre], static, routing, uparea, elev,
+                            options=self.options, initial_states=initial_states,
+                            initial_uh_history=initial_uh_history)
+        return run_hbv2(
+            forcing_raw[n_pre:],
+            dyn[n_pre:],
+            static,
+            routing,
+            uparea,
+            elev,
+            warmup=warmup - n_pre,
+            options=self.options,
+            full_output=full_output,
+            initial_states=head["final_states"],
+            initial_uh_history=head["final_uh_history"],
         )

@@ -126,3 +126,38 @@ def test_input_errors():
         model(xd, xs, f[..., :2], up, el)
     with pytest.raises(DhbvInputError, match="warmup"):
         model(xd, xs, f, up, el, warmup=T)
+
+
+@pytest.mark.parametrize("dy_drop", [0.0, 0.5])
+def test_spinup_without_gradients_keeps_values_and_cuts_backprop(dy_drop):
+    """nograd_days: the same outputs as one pass (same DropConnect and dy_drop draws), zero
+    gradient for the inputs of the no-grad days, nonzero for every day after them."""
+    n_pre = 12
+    outs, grads = [], []
+    for nograd in (0, n_pre):
+        model = small_model(dropout=0.5, dy_drop=dy_drop, dtype=torch.float64).train()
+        xd, xs, f, up, el = make_inputs(dtype=torch.float64)
+        xd.requires_grad_(True)
+        torch.manual_seed(7)
+        out = model(xd, xs, f, up, el, warmup=WARMUP, nograd_days=nograd)
+        out["streamflow"].sum().backward()
+        outs.append(out["streamflow"].detach())
+        grads.append(xd.grad.abs().sum(dim=(1, 2)))
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    assert float(grads[1][:n_pre].max()) == 0.0
+    assert float(grads[0][:n_pre].max()) > 0.0
+    assert bool((grads[1][n_pre:] > 0).all())
+
+
+def test_spinup_without_gradients_is_bounded_by_warmup_and_off_without_grad():
+    model = small_model(dtype=torch.float64).eval()
+    xd, xs, f, up, el = make_inputs(dtype=torch.float64)
+    ref = model(xd, xs, f, up, el, warmup=WARMUP)["streamflow"]
+    # nograd_days beyond the warm-up is capped at it; under no_grad it changes nothing
+    out = model(xd, xs, f, up, el, warmup=WARMUP, nograd_days=10 * WARMUP)["streamflow"]
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        out = model(xd, xs, f, up, el, warmup=WARMUP, nograd_days=WARMUP)["streamflow"]
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    with pytest.raises(DhbvInputError, match="nograd_days"):
+        model(xd, xs, f, up, el, warmup=WARMUP, nograd_days=-1)

@@ -161,3 +161,26 @@ def test_per_gauge_windows_are_inside_training_and_simulated_from_their_own_star
             np.testing.assert_allclose(q[:, k].numpy(), ref[:, 0].numpy(), rtol=1e-5, atol=1e-7)
     with pytest.raises(DhbvInputError, match="window_sampling"):
         resolve_config(tiny_config(window_sampling="per_year"))
+
+
+def test_spinup_days_without_gradients_keep_the_loss_and_change_the_update(tmp_path):
+    """train.warmup_grad: the first step's loss is that of a full-gradient run (same forward
+    values); the updates differ, as the gradient through the first 100 spin-up days is cut
+    (after 2 steps: Adadelta's first step is nearly sign(g) · const for every weight). A
+    200-day spin-up: after 30 days from cold stores the soil is too dry for any runoff, and
+    the dynamic parameters get no gradient at all."""
+    runs = {}
+    for name, wg in (("full", None), ("cut", 100)):
+        for n_it in (1, 2):
+            cfg = tiny_config(warmup_grad=wg, iterations_per_epoch=n_it, epochs=1,
+                              validation_period=None)
+            cfg["model"]["warmup"] = 200
+            train(cfg, tmp_path / f"{name}{n_it}")
+        runs[name] = (pd.read_csv(tmp_path / f"{name}1" / "training_log.csv"),
+                      _weights(tmp_path / f"{name}2" / "model.pt"))
+    np.testing.assert_allclose(runs["cut"][0]["train_loss"], runs["full"][0]["train_loss"],
+                               rtol=1e-6)
+    for key in ("networks.lstm.weight_hh", "networks.mlp.output.weight"):
+        assert not torch.equal(runs["full"][1][key], runs["cut"][1][key])
+    with pytest.raises(DhbvInputError, match="train.warmup_grad"):
+        resolve_config(tiny_config(warmup_grad=-5))

@@ -112,28 +112,34 @@ def compute_training_statistics(data: BasinData, gauge_indices, i0: int, i1: int
 
 
 def _run(model, prep: Prepared, u: np.ndarray, dyn_norm: np.ndarray, forcing: np.ndarray,
-         warm: int, device) -> torch.Tensor:
-    """Model streamflow for units ``u`` given their [T, U, 3] inputs (normalised and raw)."""
+         warm: int, device, nograd: int = 0) -> torch.Tensor:
+    """Model streamflow for units ``u`` given their [T, U, 3] inputs (normalised and raw);
+    the first ``nograd`` spin-up days carry no gradient."""
     xs = torch.from_numpy(prep.static_norm[u]).to(device)
     up = torch.from_numpy(prep.uparea[u]).to(device)
     el = torch.from_numpy(prep.elev[u]).to(device)
     return model(torch.from_numpy(dyn_norm).to(device), xs, torch.from_numpy(forcing).to(device),
-                 up, el, warmup=int(warm))["streamflow"]
+                 up, el, warmup=int(warm), nograd_days=int(nograd))["streamflow"]
 
 
-def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device) -> torch.Tensor:
-    """Unit streamflow [e − s − warm, U] (mm d-1) for time indices [s, e) with ``warm`` spin-up."""
+def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device,
+              nograd: int = 0) -> torch.Tensor:
+    """Unit streamflow [e − s − warm, U] (mm d-1) for time indices [s, e) with ``warm`` spin-up
+    (its first ``nograd`` days without gradients)."""
     u = np.asarray(units)
-    return _run(model, prep, u, prep.dyn_norm[s:e][:, u], prep.forcing[s:e][:, u], warm, device)
+    return _run(model, prep, u, prep.dyn_norm[s:e][:, u], prep.forcing[s:e][:, u], warm, device,
+                nograd)
 
 
-def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, device) -> torch.Tensor:
+def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, device,
+                nograd: int = 0) -> torch.Tensor:
     """Streamflow [length − warm, I] (mm d-1) of instances i = (units[i], window start
-    starts[i]), each run for ``length`` days from its own start with ``warm`` spin-up days."""
+    starts[i]), each run for ``length`` days from its own start with ``warm`` spin-up days
+    (the first ``nograd`` of them without gradients)."""
     u = np.asarray(units)
     tidx = np.asarray(starts)[None, :] + np.arange(int(length))[:, None]
     return _run(model, prep, u, prep.dyn_norm[tidx, u[None, :]], prep.forcing[tidx, u[None, :]],
-                warm, device)
+                warm, device, nograd)
 
 
 def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: int, e: int,
@@ -458,6 +464,8 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
         epoch, step, state = c["epoch"], c["step"], c["state"]
         log.info("member %d: resumed from %s (epoch %d, step %d)", member, ck.name, epoch, step)
     n_it, n_ep = sampler.iterations, int(t["epochs"])
+    # spin-up days before the last warmup_grad ones run without gradients (truncated BPTT)
+    warm_grad = int(mc["warmup"]) if t["warmup_grad"] is None else int(t["warmup_grad"])
     bar = None
     if t["progress"]:
         from tqdm.auto import tqdm
@@ -471,15 +479,17 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
         model.train()
         while step < n_it:
             chosen, t0, warm = sampler.draw(member, epoch, step)
+            nograd = max(warm - warm_grad, 0)
             torch.manual_seed(step_seed(seed, member, epoch, step))
             if np.ndim(t0) == 0:
                 m, units = batch_matrix(data.membership, chosen, device=device)
-                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device)
+                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device,
+                                   nograd)
                 y = data.obs[t0:t0 + sampler.rho][:, chosen]
             else:
                 m, units, u_t0 = batch_matrix_windows(data.membership, chosen, t0, device=device)
                 q_unit = run_windows(model, prep, units, u_t0 - warm, sampler.rho + warm, warm,
-                                     device)
+                                     device, nograd)
                 tidx = t0[None, :] + np.arange(sampler.rho)[:, None]
                 y = data.obs[tidx, np.asarray(chosen)[None, :]]
             q_g = aggregate(m, q_unit)
