@@ -111,6 +111,11 @@ def compute_training_statistics(data: BasinData, gauge_indices, i0: int, i1: int
     return compute_statistics(d)
 
 
+def _nograd_kw(nograd: int) -> dict:
+    # passed only when used, so a model_factory model with the plain forward signature works
+    return {"nograd_days": int(nograd)} if nograd > 0 else {}
+
+
 def _run(model, prep: Prepared, u: np.ndarray, dyn_norm: np.ndarray, forcing: np.ndarray,
          warm: int, device, nograd: int = 0) -> torch.Tensor:
     """Model streamflow for units ``u`` given their [T, U, 3] inputs (normalised and raw);
@@ -119,7 +124,7 @@ def _run(model, prep: Prepared, u: np.ndarray, dyn_norm: np.ndarray, forcing: np
     up = torch.from_numpy(prep.uparea[u]).to(device)
     el = torch.from_numpy(prep.elev[u]).to(device)
     return model(torch.from_numpy(dyn_norm).to(device), xs, torch.from_numpy(forcing).to(device),
-                 up, el, warmup=int(warm), nograd_days=int(nograd))["streamflow"]
+                 up, el, warmup=int(warm), **_nograd_kw(nograd))["streamflow"]
 
 
 def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device,
