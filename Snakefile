@@ -3,11 +3,10 @@
 # Every rule takes the config values it uses through `params:`, so editing config.yaml reruns
 # exactly the rules whose behaviour depends on the edited value.
 
-from pathlib import Path
 
 from snakemake.utils import min_version
 
-from dhbv.workflow_config import validate_config
+from dhbv.workflow_config import SCHEMA_PATH, validate_config
 
 min_version("9.0")
 
@@ -18,7 +17,7 @@ configfile: "config.yaml"
 # One-line errors for unknown keys, wrong types and missing files; fills schema defaults.
 validate_config(
     config,
-    Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+    SCHEMA_PATH,
     source=" + ".join(map(str, workflow.configfiles)) or "config",
 )
 

@@ -2,7 +2,7 @@
 
 Errors are one line naming the key and the expected form, for example::
 
-    config.yaml: network.min_slope must be of type number (got 'steep'); see workflow/schemas/config.schema.yaml
+    config.yaml: network.min_slope must be of type number (got 'steep'); see dhbv/schemas/config.schema.yaml
 
 Schema defaults are filled in place, so every rule sees every key. Properties marked
 ``x-file: true`` in the schema are paths that must exist when the workflow starts.
@@ -17,6 +17,8 @@ import jsonschema
 import yaml
 
 from dhbv.errors import DhbvInputError
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 
 
 def _with_defaults(validator_class):

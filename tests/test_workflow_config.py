@@ -11,7 +11,7 @@ from dhbv.errors import DhbvInputError
 from dhbv.workflow_config import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = REPO / "dhbv" / "schemas" / "config.schema.yaml"
 
 
 def load(path: Path) -> dict:
