@@ -10,6 +10,7 @@ import pytest
 SCRIPT = textwrap.dedent("""
     import numpy as np
     from dhbv.physics import kernels_cpu, kernels_cuda
+    from dhbv.physics.equations import N_STORE, make_constants
     assert kernels_cuda.available()
     rng = np.random.default_rng(0)
     B, M, T = 3, 2, 6
@@ -22,13 +23,13 @@ SCRIPT = textwrap.dedent("""
     hi = np.array([1000, 0.5, 0.2, 1, 10, 100, 2.5, 10, 0.1, 0.2, 1, 5.0])
     sta = lo + rng.uniform(0, 1, (B, M, 12)) * (hi - lo)
     s0 = rng.uniform(0, 30, (5, B, M))
-    cst = kernels_cpu.make_constants(1e-5, M, np.float64)
+    cst = make_constants(1e-5, M, np.float64)
 
     def cpu_fwd(*a):  # blocks of 2 basins: one full block and one partial block
         kernels_cpu.forward_kernel(*a, 2)
 
     # store widths: start-of-day states only (powers recomputed) and states + powers
-    runs = [(f, b, n) for n in (5, kernels_cpu.N_STORE)
+    runs = [(f, b, n) for n in (5, N_STORE)
             for f, b in ((cpu_fwd, kernels_cpu.backward_kernel),
                          (kernels_cuda.forward_arrays, kernels_cuda.backward_arrays))]
     for bounded in (False, True):

@@ -1,7 +1,7 @@
 """torch.autograd.Function around the fused HBV 2.0 kernels (forward + reverse sweep).
 
 The function takes the core inputs in the layouts of ``reference.run_reference`` and returns
-the same values; the kernels read the time-major inputs in place (see ``kernels_cpu``).
+the same values; the kernels read the time-major inputs in place (layouts in ``equations``).
 Gradients are returned for the dynamic parameters, the static core inputs (which include TT_eff
 and the nominal exchange LF) and the initial states; the forcing is not differentiated.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import kernels_cpu
+from .equations import N_STORE, make_constants
 from .reference import N_COMPACT, NEAR_ZERO, OUTPUT_NAMES
 
 
@@ -64,13 +65,6 @@ def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().numpy()
 
 
-def _affine(dyn_affine):
-    if dyn_affine is None:
-        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    lo, scale = dyn_affine
-    return tuple(float(v) for v in lo), tuple(float(v) for v in scale)
-
-
 def _stack_grads(g_outs, like):
     """[n_out, T, B] gradient from per-output gradients (None = zero); ``like`` is [T, B]."""
     n_t, n_b = like.shape
@@ -100,13 +94,12 @@ class FusedHbv(torch.autograd.Function):
         # the kernels read the caller's time-major layouts in place (strided views, no copies):
         # forcing [T, B], dyn [T, B, nmul, 3], sta [B, nmul, 12], states [5, B, nmul]
         P = _np(p)
-        lo, scale = _affine(dyn_affine)
-        cst = kernels_cpu.make_constants(nz, n_mul, P.dtype, lo, scale)
+        cst = make_constants(nz, n_mul, P.dtype, dyn_affine)
         out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
         if any(ctx.needs_input_grad[3:6]):
             # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
             # component at a time and then streams through contiguous memory
-            store = _store_buffer((n_t, n_b, n_mul, kernels_cpu.N_STORE), P.dtype)
+            store = _store_buffer((n_t, n_b, n_mul, N_STORE), P.dtype)
         else:  # no backward: one slot per component, rewritten every day (time stride 0)
             slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
             store = np.lib.stride_tricks.as_strided(

@@ -1,7 +1,7 @@
 """CUDA kernels for the fused HBV 2.0 time loop (numba.cuda; optional).
 
 The kernels are compiled from the very same Python source as the CPU kernels
-(``kernels_cpu._forward_block`` / ``_backward_cell`` and their helpers): the functions are
+(``equations.forward_block`` / ``adjoint.backward_cell`` and their helpers): the functions are
 re-created with a globals table in which the helpers are CUDA device functions, so CPU and GPU
 share one set of equations and one adjoint. In the forward one CUDA thread runs one basin
 (all its nmul components, in order), which keeps the nmul-mean outputs free of atomics and
@@ -20,7 +20,8 @@ import types
 
 import numpy as np
 
-from . import kernels_cpu
+from . import adjoint, equations
+from .equations import N_STORE, make_constants
 from .reference import N_COMPACT, OUTPUT_NAMES
 
 try:  # module-level name: the CUDA simulator swaps ``cuda`` in the kernels' globals
@@ -46,17 +47,20 @@ def _rebind(py_func, globs):
 
 
 def _kernels():
-    """Build (once) the CUDA forward and backward kernels from the CPU kernels' source."""
+    """Build (once) the CUDA forward and backward kernels from the shared equations' source.
+
+    Every numba function of ``equations`` and ``adjoint`` becomes a device function, re-created
+    over one globals table so that their calls resolve to the device versions.
+    """
     global _KERNELS
     if _KERNELS is not None:
         return _KERNELS
-    globs = dict(vars(kernels_cpu))
-    for name in ("_constants", "_split_min", "_pow_grads", "_snow", "_recharge", "_after_et_power",
-                 "_step", "_add_full_outputs", "_start_day", "_finish_day", "_forward_block",
-                 "_backward_cell"):
-        globs[name] = cuda.jit(device=True)(_rebind(getattr(kernels_cpu, name).py_func, globs))
-    forward_block = globs["_forward_block"]
-    backward_cell = globs["_backward_cell"]
+    globs = {**vars(equations), **vars(adjoint)}
+    for name, func in list(globs.items()):
+        if hasattr(func, "py_func"):
+            globs[name] = cuda.jit(device=True)(_rebind(func.py_func, globs))
+    forward_block = globs["forward_block"]
+    backward_cell = globs["backward_cell"]
 
     @cuda.jit
     def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
@@ -91,7 +95,7 @@ def forward_arrays(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, st
 
 def backward_arrays(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdyn, gsta, gs0,
                     stream=0):
-    """Launch the reverse-sweep kernel; same layouts as ``kernels_cpu.backward_kernel``."""
+    """Launch the reverse-sweep kernel; same layouts as the CPU ``backward_kernel``."""
     kernel = _kernels()[1]
     blocks, threads = _grid(dyn.shape[1] * dyn.shape[2])
     kernel[blocks, threads, stream](P, TC, PET, dyn, sta, store, bool(bounded), cst, gout,
@@ -112,8 +116,6 @@ def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=No
     """Body of ``FusedHbv.forward`` for CUDA tensors (see ``autograd.FusedHbv``)."""
     import torch
 
-    from .autograd import _affine
-
     n_t, n_b = p.shape
     n_mul = dyn.shape[2]
     n_out = len(OUTPUT_NAMES) if full else N_COMPACT
@@ -125,10 +127,9 @@ def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=No
     sta_k = sta.contiguous()
     s0_k = states0.contiguous()
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
-    lo, scale = _affine(dyn_affine)
-    cst = torch.from_numpy(kernels_cpu.make_constants(nz, n_mul, np_dtype, lo, scale)).to(device)
+    cst = torch.from_numpy(make_constants(nz, n_mul, np_dtype, dyn_affine)).to(device)
     out = torch.empty((n_out, n_t, n_b), dtype=dtype, device=device)
-    store = torch.empty((n_t, n_b, n_mul, kernels_cpu.N_STORE), dtype=dtype, device=device)
+    store = torch.empty((n_t, n_b, n_mul, N_STORE), dtype=dtype, device=device)
     final = torch.empty((5, n_b, n_mul), dtype=dtype, device=device)
     forward_arrays(_dev(P), _dev(TC), _dev(PET), _dev(dyn_k), _dev(sta_k), _dev(s0_k), bounded,
                    _dev(cst), _dev(out), _dev(store), _dev(final), stream=_stream())
