@@ -28,8 +28,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dhbv.io.network_store import export_ddr_zarr, write_network  # noqa: E402
-from dhbv.network import build_network, build_topology, compute_gauge_subnetworks  # noqa: E402
+from dhbv.network import (  # noqa: E402
+    build_network,
+    build_topology,
+    compute_gauge_subnetworks,
+    export_ddr_zarr,
+    write_network,
+)
 
 
 def peak_rss_mb() -> float:

@@ -52,7 +52,7 @@ def _bow_table():
 def test_juniata_gauge_subnetwork(juniata_files):
     d, sub = juniata_files
     net = read_network(d / "net.nc")
-    back = read_gauge_subnetworks(d / "gauges.nc", network=net)
+    back = read_gauge_subnetworks(d / "gauges.nc", network_comid=net.comid)
     assert back.staid.tolist() == ["01567000"]
     assert back.gage_catchment.tolist() == [73005278]
     assert back.gage_idx.tolist() == [212]  # the outlet is last in topological order
@@ -134,4 +134,4 @@ def test_subnetworks_of_another_network_are_rejected(juniata_files, tmp_path):
     d, _ = juniata_files
     bow = build_network(BOW_RIV, BOW_CAT)
     with pytest.raises(DhbvInputError, match="built for a different network order"):
-        read_gauge_subnetworks(d / "gauges.nc", network=bow)
+        read_gauge_subnetworks(d / "gauges.nc", network_comid=bow.comid)

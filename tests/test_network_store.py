@@ -140,9 +140,3 @@ def test_cycle_drop_is_reported_in_summary_and_file(tmp_path, caplog):
     back = read_network(tmp_path / "bow.nc")
     assert back.n_edges == back.n - 2
 
-
-def test_min_slope_default_is_shared():
-    from dhbv.io import network_store
-    from dhbv.network import topology
-
-    assert network_store.DEFAULT_MIN_SLOPE == topology.DEFAULT_MIN_SLOPE == 1e-3

@@ -1,6 +1,6 @@
 """Network files: the dhbv network NetCDF, the DDR zarr v3 COO layout and gauge subnetworks.
 
-Network NetCDF (one file per domain, written by :func:`write_network`)
+Network NetCDF (one file per domain, written by :func:`write_network_netcdf`)
     dims ``reach`` (n), ``edge`` (n − n_outlets), ``reach_ptr`` (n + 1), ``outlet``;
     variables (all aligned with the topological order)
 
@@ -28,10 +28,10 @@ Network NetCDF (one file per domain, written by :func:`write_network`)
     when n_outlets ≤ 1000, else see ``outlet_comid``), ``min_slope``, ``source``,
     ``area_source``, ``dropped_cycle_comids``, ``topological_sort``.
 
-DDR zarr v3 layout (:func:`export_ddr_zarr`, routing_spec §13)
+DDR zarr v3 layout (:func:`write_ddr_zarr`, routing_spec §13)
     group attrs ``format="COO"``, ``shape=[n, n]``, ``geodataset``; arrays ``indices_0``,
     ``indices_1`` (int32), ``values`` (uint8 1), ``order`` (int32 COMIDs), ``length_m``,
-    ``slope`` (float32, raw slope). Gauge stores (:func:`export_ddr_gauge_zarr`): one subgroup
+    ``slope`` (float32, raw slope). Gauge stores (:func:`write_ddr_gauge_zarr`): one subgroup
     per STAID with the subnetwork's edges in the global index space and attrs
     ``gage_catchment`` (COMID), ``gage_idx``.
 
@@ -46,6 +46,9 @@ Gauge-subnetwork NetCDF (:func:`write_gauge_subnetworks`)
     network), ``network_file``.
 
 All writers are atomic: they write a temporary sibling and rename it onto the target.
+
+The network files are exchanged as named arrays (the variable names above) and attributes;
+:mod:`dhbv.network.store` converts them from and to a :class:`dhbv.network.Network`.
 """
 
 from __future__ import annotations
@@ -53,21 +56,49 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+
+from dhbv.errors import DhbvInputError
 from dhbv.io.atomic import atomic_path
 
-from dhbv.errors import DhbvInputError, NetworkTopologyError
-
-if TYPE_CHECKING:  # dhbv.network imports this module; import it lazily at run time
-    from dhbv.network.network import Network
-
-#: Default routing-slope floor (m/m); same value as dhbv.network.topology.DEFAULT_MIN_SLOPE.
-DEFAULT_MIN_SLOPE = 1e-3
 _MAX_OUTLETS_IN_ATTRS = 1000
+
+# variable -> (dimension, dtype, attributes) of the network NetCDF, in file order
+NETWORK_VARIABLES: dict[str, tuple[str, type, dict]] = {
+    "order": ("reach", np.int64,
+              {"long_name": "MERIT-Basins COMID in topological order (upstream first)"}),
+    "indices_0": ("edge", np.int32, {"long_name": "COO row: index of the downstream reach"}),
+    "indices_1": ("edge", np.int32, {"long_name": "COO column: index of the upstream reach"}),
+    "indptr": ("reach_ptr", np.int64,
+               {"long_name": "CSR row pointer into indices (upstream reaches of each row)"}),
+    "indices": ("edge", np.int32, {"long_name": "CSR column indices: upstream reach indices"}),
+    "downstream": ("reach", np.int64,
+                   {"long_name": "index of the downstream reach (-1 = outlet)"}),
+    "next_down": ("reach", np.int64, {"long_name": "NextDownID as read (0 = none)"}),
+    "level": ("reach", np.int32,
+              {"long_name": "topological level (headwaters 0, 1 + max upstream level)"}),
+    "is_outlet": ("reach", np.int8,
+                  {"long_name": "reach has no downstream reach in the domain",
+                   "flag_values": np.array([0, 1], np.int8), "flag_meanings": "interior outlet"}),
+    "strahler": ("reach", np.int32, {"long_name": "Strahler stream order"}),
+    "length_m": ("reach", np.float64, {"long_name": "channel length", "units": "m"}),
+    "slope": ("reach", np.float64,
+              {"long_name": "channel slope floored at min_slope", "units": "1"}),
+    "slope_raw": ("reach", np.float64, {"long_name": "channel slope as read", "units": "1"}),
+    "uparea": ("reach", np.float64,
+               {"long_name": "upstream drainage area at the reach outlet", "units": "km2"}),
+    "unitarea": ("reach", np.float64, {"long_name": "unit-catchment area", "units": "km2"}),
+    "outlet_comid": ("outlet", np.int64, {"long_name": "COMIDs of the domain outlets"}),
+    "outlet_next_down": ("outlet", np.int64,
+                         {"long_name": "NextDownID of each outlet (0 = sink or coast, "
+                                       "> 0 = reach outside the domain)"}),
+}
+#: Variables without which a file is not a network file (the COO layout).
+REQUIRED_VARIABLES = ("order", "indices_0", "indices_1")
 
 
 def _tmp_sibling(path: Path) -> Path:
@@ -87,163 +118,100 @@ def _atomic_netcdf(ds, path: Path, encoding: dict) -> None:
 # ---- network NetCDF ---------------------------------------------------------------------------
 
 
-def network_to_dataset(net: Network):
-    """The network as an :class:`xarray.Dataset` in the layout described in the module doc."""
+def network_dataset(arrays: Mapping[str, np.ndarray], attrs: Mapping):
+    """The network NetCDF layout (module doc) as an :class:`xarray.Dataset`.
+
+    ``arrays`` holds every variable of ``NETWORK_VARIABLES`` (cast to the layout's dtypes
+    here); ``attrs`` the network's ``geodataset``, ``n_headwaters``, ``n_levels``,
+    ``min_slope`` (m/m), ``source``, ``area_source``, ``dropped_cycle_comids`` (COMIDs, may be
+    empty) and ``notes`` (list of str). Counts and the COO shape are taken from the arrays.
+    """
     import xarray as xr
 
-    n = net.n
-    outlets = net.is_outlet
-    f64 = lambda a: np.full(n, np.nan) if a is None else np.asarray(a, np.float64)  # noqa: E731
-    dropped = [c for cyc in net.dropped_cycles for c in cyc]
+    n = len(arrays["order"])
+    outlets = np.asarray(arrays["outlet_comid"], np.int64)
+    dropped = np.asarray(attrs["dropped_cycle_comids"], np.int64)
     ds = xr.Dataset(
-        {
-            "order": ("reach", net.comid.astype(np.int64),
-                      {"long_name": "MERIT-Basins COMID in topological order (upstream first)"}),
-            "indices_0": ("edge", net.indices_0.astype(np.int32),
-                          {"long_name": "COO row: index of the downstream reach"}),
-            "indices_1": ("edge", net.indices_1.astype(np.int32),
-                          {"long_name": "COO column: index of the upstream reach"}),
-            "indptr": ("reach_ptr", net.indptr.astype(np.int64),
-                       {"long_name": "CSR row pointer into indices (upstream reaches of each row)"}),
-            "indices": ("edge", net.indices.astype(np.int32),
-                        {"long_name": "CSR column indices: upstream reach indices"}),
-            "downstream": ("reach", net.downstream.astype(np.int64),
-                           {"long_name": "index of the downstream reach (-1 = outlet)"}),
-            "next_down": ("reach", net.next_down.astype(np.int64),
-                          {"long_name": "NextDownID as read (0 = none)"}),
-            "level": ("reach", net.level.astype(np.int32),
-                      {"long_name": "topological level (headwaters 0, 1 + max upstream level)"}),
-            "is_outlet": ("reach", outlets.astype(np.int8),
-                          {"long_name": "reach has no downstream reach in the domain",
-                           "flag_values": np.array([0, 1], np.int8),
-                           "flag_meanings": "interior outlet"}),
-            "strahler": ("reach", np.asarray(net.strahler, np.int32),
-                         {"long_name": "Strahler stream order"}),
-            "length_m": ("reach", f64(net.length_m), {"long_name": "channel length", "units": "m"}),
-            "slope": ("reach", f64(net.slope),
-                      {"long_name": "channel slope floored at min_slope", "units": "1"}),
-            "slope_raw": ("reach", f64(net.slope_raw),
-                          {"long_name": "channel slope as read", "units": "1"}),
-            "uparea": ("reach", f64(net.uparea),
-                       {"long_name": "upstream drainage area at the reach outlet", "units": "km2"}),
-            "unitarea": ("reach", f64(net.unitarea),
-                         {"long_name": "unit-catchment area", "units": "km2"}),
-            "outlet_comid": ("outlet", net.comid[outlets].astype(np.int64),
-                             {"long_name": "COMIDs of the domain outlets"}),
-            "outlet_next_down": ("outlet", net.next_down[outlets].astype(np.int64),
-                                 {"long_name": "NextDownID of each outlet (0 = sink or coast, "
-                                               "> 0 = reach outside the domain)"}),
-        },
+        {name: (dim, np.asarray(arrays[name], dtype), dict(meta))
+         for name, (dim, dtype, meta) in NETWORK_VARIABLES.items()},
         attrs={
             "Conventions": "CF-1.8",
             "title": "MERIT-Basins river network in topological order (dhbv)",
             "format": "COO",
             "shape": np.array([n, n], np.int64),
-            "geodataset": net.geodataset,
+            "geodataset": str(attrs["geodataset"]),
             "n_reaches": n,
-            "n_edges": net.n_edges,
-            "n_outlets": int(outlets.sum()),
-            "n_headwaters": int(net.is_headwater.sum()),
-            "n_levels": net.n_levels,
-            "min_slope": float(net.min_slope),
-            "source": str(net.source),
-            "area_source": str(net.area_source),
+            "n_edges": len(arrays["indices_0"]),
+            "n_outlets": int(outlets.size),
+            "n_headwaters": int(attrs["n_headwaters"]),
+            "n_levels": int(attrs["n_levels"]),
+            "min_slope": float(attrs["min_slope"]),
+            "source": str(attrs["source"]),
+            "area_source": str(attrs["area_source"]),
             "topological_sort": "level-major Kahn (headwaters first), ties broken by COMID",
-            "dropped_cycle_comids": np.array(dropped, np.int64) if dropped else "",
-            "notes": "; ".join(net.notes),
+            "dropped_cycle_comids": dropped if dropped.size else "",
+            "notes": "; ".join(attrs["notes"]),
+            "outlets": (outlets if outlets.size <= _MAX_OUTLETS_IN_ATTRS
+                        else "see variable outlet_comid"),
         },
     )
-    if outlets.sum() <= _MAX_OUTLETS_IN_ATTRS:
-        ds.attrs["outlets"] = net.comid[outlets].astype(np.int64)
-    else:
-        ds.attrs["outlets"] = "see variable outlet_comid"
     return ds
 
 
-def write_network(net: Network, path: str | Path) -> Path:
-    """Write the network NetCDF atomically (temporary file, then rename). Returns the path."""
-    ds = network_to_dataset(net)
+def write_network_netcdf(arrays: Mapping[str, np.ndarray], attrs: Mapping,
+                         path: str | Path) -> Path:
+    """Write the network NetCDF (see :func:`network_dataset`) atomically. Returns the path."""
+    ds = network_dataset(arrays, attrs)
     enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].size > 0}
     path = Path(path)
     _atomic_netcdf(ds, path, enc)
     return path
 
 
-def _network_from_dataset(ds, source: str) -> Network:
-    from dhbv.network.network import Network
-    from dhbv.network.topology import strahler_order, topology_from_coo
+def read_network_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Named arrays and attributes of a network NetCDF or of a DDR zarr v3 COO group.
 
-    for v in ("order", "indices_0", "indices_1"):
-        if v not in ds:
-            raise DhbvInputError(f"{source}: variable {v!r} missing; not a dhbv network file")
-    nd = ds["next_down"].values if "next_down" in ds else None
-    topo = topology_from_coo(ds["order"].values, ds["indices_0"].values, ds["indices_1"].values,
-                             next_down=nd, source=source)
-    get = lambda v: ds[v].values.astype(np.float64) if v in ds else np.full(topo.n, np.nan)  # noqa: E731
-    dropped = ds.attrs.get("dropped_cycle_comids", "")
-    dropped = [] if isinstance(dropped, str) else [np.atleast_1d(dropped).astype(np.int64).tolist()]
-    strahler = ds["strahler"].values.astype(np.int32) if "strahler" in ds else strahler_order(topo)
-    notes = ds.attrs.get("notes", "")
-    net = Network.from_topology(
-        topo,
-        length_m=get("length_m"),
-        slope_raw=get("slope_raw"),
-        slope=get("slope"),
-        uparea=get("uparea"),
-        unitarea=get("unitarea"),
-        strahler=strahler,
-        min_slope=float(ds.attrs.get("min_slope", DEFAULT_MIN_SLOPE)),
-        geodataset=str(ds.attrs.get("geodataset", "merit")),
-        source=str(ds.attrs.get("source", source)),
-        area_source=str(ds.attrs.get("area_source", "")),
-        notes=[s for s in str(notes).split("; ") if s],
-    )
-    net.dropped_cycles = dropped
-    return net
-
-
-def read_network(path: str | Path, *, min_slope: float | None = None) -> Network:
-    """Read a network from the dhbv NetCDF or from a DDR zarr v3 COO group.
-
-    For the DDR layout (which stores only order, COO, length_m and raw slope) the levels,
-    CSR and Strahler order are derived, ``slope`` is ``max(slope_raw, min_slope)`` (default
-    1e-3) and ``uparea``/``unitarea`` are NaN. ``min_slope`` re-floors a NetCDF network too.
+    Arrays keep the NetCDF variable names; the DDR layout's raw ``slope`` is returned as
+    ``slope_raw``, and its optional ``length_m``/``slope`` may be absent. The NetCDF attributes
+    ``dropped_cycle_comids`` and ``notes`` are decoded to lists (COMIDs, str).
     """
     path = Path(path)
     if not path.exists():
         raise DhbvInputError(f"{path}: network file not found; run the network stage first")
     if path.is_dir():
-        net = _read_ddr_zarr(path)
-    else:
-        import xarray as xr
+        return _read_ddr_zarr(path)
+    import xarray as xr
 
-        try:
-            with xr.open_dataset(path, engine="netcdf4") as ds:
-                ds.load()
-                net = _network_from_dataset(ds, str(path))
-        except (DhbvInputError, NetworkTopologyError):
-            raise
-        except Exception as exc:
-            raise DhbvInputError(
-                f"{path}: cannot read network NetCDF ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); rebuild it"
-            ) from exc
-    if min_slope is not None:
-        net.min_slope = float(min_slope)
-        net.slope = np.fmax(net.slope_raw, min_slope)
-    return net
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            ds.load()
+    except Exception as exc:
+        raise DhbvInputError(
+            f"{path}: cannot read network NetCDF ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); rebuild it"
+        ) from exc
+    for v in REQUIRED_VARIABLES:
+        if v not in ds:
+            raise DhbvInputError(f"{path}: variable {v!r} missing; not a dhbv network file")
+    arrays = {str(v): ds[v].values for v in ds.data_vars}
+    attrs = dict(ds.attrs)
+    dropped = attrs.get("dropped_cycle_comids", "")
+    attrs["dropped_cycle_comids"] = ([] if isinstance(dropped, str)
+                                     else np.atleast_1d(dropped).astype(np.int64).tolist())
+    attrs["notes"] = [s for s in str(attrs.get("notes", "")).split("; ") if s]
+    return arrays, attrs
 
 
-def _read_ddr_zarr(path: Path) -> Network:
+def _read_ddr_zarr(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     import zarr
-
-    from dhbv.network.network import Network
-    from dhbv.network.topology import strahler_order, topology_from_coo
 
     try:
         g = zarr.open_group(str(path), mode="r")
-        arrays = {k: g[k][...] for k in ("order", "indices_0", "indices_1")}
-        opt = {k: g[k][...] for k in ("length_m", "slope") if k in g}
+        arrays = {k: g[k][...] for k in REQUIRED_VARIABLES}
+        if "length_m" in g:
+            arrays["length_m"] = g["length_m"][...]
+        if "slope" in g:
+            arrays["slope_raw"] = g["slope"][...]
         attrs = dict(g.attrs)
     except KeyError as exc:
         raise DhbvInputError(f"{path}: array {exc} missing; not a DDR COO network group") from exc
@@ -254,31 +222,14 @@ def _read_ddr_zarr(path: Path) -> Network:
         ) from exc
     if attrs.get("format", "COO") != "COO":
         raise DhbvInputError(f"{path}: format={attrs.get('format')!r}, expected 'COO'")
-    topo = topology_from_coo(arrays["order"], arrays["indices_0"], arrays["indices_1"],
-                             source=str(path))
-    n = topo.n
+    n = len(arrays["order"])
     shape = attrs.get("shape")
     if shape is not None and list(shape) != [n, n]:
         raise DhbvInputError(f"{path}: attr shape={shape} does not match {n} reaches in 'order'")
-    slope_raw = opt["slope"].astype(np.float64) if "slope" in opt else np.full(n, np.nan)
-    return Network.from_topology(
-        topo,
-        length_m=opt["length_m"].astype(np.float64) if "length_m" in opt else np.full(n, np.nan),
-        slope_raw=slope_raw,
-        slope=np.fmax(slope_raw, DEFAULT_MIN_SLOPE),
-        uparea=np.full(n, np.nan),
-        unitarea=np.full(n, np.nan),
-        strahler=strahler_order(topo),
-        min_slope=DEFAULT_MIN_SLOPE,
-        geodataset=str(attrs.get("geodataset", "merit")),
-        source=str(path),
-        area_source="",
-    )
+    return arrays, attrs
 
 
 # ---- DDR zarr export --------------------------------------------------------------------------
-
-
 def _zarr_write_arrays(group, arrays: dict) -> None:
     import zarr
 
@@ -310,27 +261,29 @@ def _atomic_dir(path: Path, fill) -> Path:
     return path
 
 
-def export_ddr_zarr(net: Network, path: str | Path) -> Path:
-    """Write the network in the DDR zarr v3 binsparse-style COO layout (routing_spec §13).
+def write_ddr_zarr(arrays: Mapping[str, np.ndarray], attrs: Mapping, path: str | Path) -> Path:
+    """Write a network in the DDR zarr v3 binsparse-style COO layout (routing_spec §13).
 
-    ``length_m`` and ``slope`` are float32; ``slope`` is the *raw* slope (DDR floors at routing
-    time). Replaces an existing store atomically.
+    Reads ``order``, ``indices_0``, ``indices_1``, ``length_m`` (m) and ``slope_raw`` (m/m)
+    from ``arrays`` and ``geodataset`` from ``attrs`` (as for :func:`network_dataset`).
+    ``length_m`` and ``slope`` are stored as float32; ``slope`` is the *raw* slope (DDR floors
+    at routing time). Replaces an existing store atomically.
     """
     import zarr
 
     path = Path(path)
-    n = net.n
+    n = len(arrays["order"])
 
     def fill(tmp: Path):
         g = zarr.open_group(str(tmp), mode="w", zarr_format=3)
-        g.attrs.update({"format": "COO", "shape": [n, n], "geodataset": net.geodataset})
+        g.attrs.update({"format": "COO", "shape": [n, n], "geodataset": attrs["geodataset"]})
         _zarr_write_arrays(g, {
-            "indices_0": net.indices_0.astype(np.int32),
-            "indices_1": net.indices_1.astype(np.int32),
-            "values": np.ones(net.n_edges, np.uint8),
-            "order": _int32_comids(net.comid, path),
-            "length_m": np.asarray(net.length_m, np.float32),
-            "slope": np.asarray(net.slope_raw, np.float32),
+            "indices_0": np.asarray(arrays["indices_0"], np.int32),
+            "indices_1": np.asarray(arrays["indices_1"], np.int32),
+            "values": np.ones(len(arrays["indices_0"]), np.uint8),
+            "order": _int32_comids(np.asarray(arrays["order"]), path),
+            "length_m": np.asarray(arrays["length_m"], np.float32),
+            "slope": np.asarray(arrays["slope_raw"], np.float32),
         })
 
     return _atomic_dir(path, fill)
@@ -436,8 +389,10 @@ def write_gauge_subnetworks(sub: GaugeSubnetworks, path: str | Path) -> Path:
     return path
 
 
-def read_gauge_subnetworks(path: str | Path, *, network: Network | None = None) -> GaugeSubnetworks:
-    """Read a gauge-subnetwork NetCDF; with ``network`` check it belongs to that network."""
+def read_gauge_subnetworks(path: str | Path, *,
+                           network_comid: np.ndarray | None = None) -> GaugeSubnetworks:
+    """Read a gauge-subnetwork NetCDF; with ``network_comid`` (a network's COMIDs in
+    topological order) check it belongs to that network."""
     import xarray as xr
 
     path = Path(path)
@@ -460,7 +415,7 @@ def read_gauge_subnetworks(path: str | Path, *, network: Network | None = None) 
             network_order_sha256=str(ds.attrs["network_order_sha256"]),
             network_file=str(ds.attrs.get("network_file", "")),
         )
-    if network is not None and order_digest(network.comid) != sub.network_order_sha256:
+    if network_comid is not None and order_digest(network_comid) != sub.network_order_sha256:
         raise DhbvInputError(
             f"{path}: gauge subnetworks were built for a different network order "
             f"({sub.network_file}); rebuild them from the current network file"
@@ -468,13 +423,20 @@ def read_gauge_subnetworks(path: str | Path, *, network: Network | None = None) 
     return sub
 
 
-def export_ddr_gauge_zarr(net: Network, sub: GaugeSubnetworks, path: str | Path) -> Path:
-    """DDR gauge store: one zarr subgroup per STAID with the subnetwork COO (global indices)."""
+def write_ddr_gauge_zarr(arrays: Mapping[str, np.ndarray], attrs: Mapping,
+                         sub: GaugeSubnetworks, path: str | Path) -> Path:
+    """DDR gauge store: one zarr subgroup per STAID with the subnetwork COO (global indices).
+
+    ``arrays``/``attrs`` are those of the network (``order``, ``indices_0``, ``indices_1``;
+    ``geodataset``), as for :func:`write_ddr_zarr`.
+    """
     import zarr
 
     path = Path(path)
-    n = net.n
-    order32 = _int32_comids(net.comid, path)
+    n = len(arrays["order"])
+    order32 = _int32_comids(np.asarray(arrays["order"]), path)
+    rows = np.asarray(arrays["indices_0"])
+    cols = np.asarray(arrays["indices_1"])
 
     def fill(tmp: Path):
         root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
@@ -483,14 +445,14 @@ def export_ddr_gauge_zarr(net: Network, sub: GaugeSubnetworks, path: str | Path)
             idx = sub.member_idx[sub.member_ptr[k]:sub.member_ptr[k + 1]]
             inset[:] = False
             inset[idx] = True
-            e = inset[net.indices_1] & inset[net.indices_0]
+            e = inset[cols] & inset[rows]
             g = root.create_group(str(s))
-            g.attrs.update({"format": "COO", "shape": [n, n], "geodataset": net.geodataset,
+            g.attrs.update({"format": "COO", "shape": [n, n], "geodataset": attrs["geodataset"],
                             "gage_catchment": int(sub.gage_catchment[k]),
                             "gage_idx": int(sub.gage_idx[k])})
             _zarr_write_arrays(g, {
-                "indices_0": net.indices_0[e].astype(np.int32),
-                "indices_1": net.indices_1[e].astype(np.int32),
+                "indices_0": rows[e].astype(np.int32),
+                "indices_1": cols[e].astype(np.int32),
                 "values": np.ones(int(e.sum()), np.uint8),
                 "order": order32,
             })

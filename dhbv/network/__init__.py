@@ -13,14 +13,7 @@ gauge_unit_weights(subnetworks, staids=None) -> {STAID: (indices, weights)}
 read_network(path) / write_network(net, path) / export_ddr_zarr(net, path)
 """
 
-from dhbv.io.network_store import (
-    GaugeSubnetworks,
-    export_ddr_gauge_zarr,
-    export_ddr_zarr,
-    read_gauge_subnetworks,
-    read_network,
-    write_network,
-)
+from dhbv.io.network_store import GaugeSubnetworks, read_gauge_subnetworks
 from dhbv.network.build import NetworkSummary, build_domain_network, build_network, summarize
 from dhbv.network.gauges import (
     build_gauge_subnetworks,
@@ -30,6 +23,7 @@ from dhbv.network.gauges import (
     read_gauge_table,
 )
 from dhbv.network.network import Network
+from dhbv.network.store import export_ddr_gauge_zarr, export_ddr_zarr, read_network, write_network
 from dhbv.network.topology import (
     DEFAULT_MIN_SLOPE,
     Topology,

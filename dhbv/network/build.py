@@ -17,6 +17,7 @@ import pandas as pd
 from dhbv.errors import DhbvInputError
 from dhbv.io.merit import UP_FIELDS, read_catchments, read_reach_table
 from dhbv.network.network import Network
+from dhbv.network.store import export_ddr_zarr, write_network
 from dhbv.network.topology import (
     DEFAULT_MIN_SLOPE,
     _fmt_ids,
@@ -268,8 +269,6 @@ def build_domain_network(
     Writes the network NetCDF to ``out_path`` (layout in :mod:`dhbv.io.network_store`) and, if
     ``ddr_zarr_path`` is given, the DDR zarr v3 COO store. Returns a :class:`NetworkSummary`.
     """
-    from dhbv.io.network_store import export_ddr_zarr, write_network
-
     net = build_network(
         flowlines, catchments, min_slope=min_slope, cycle_policy=cycle_policy,
         field_map=field_map, catchment_field_map=catchment_field_map, area_source=area_source,

@@ -23,10 +23,10 @@ from dhbv.io.network_store import (
     GaugeSubnetworks,
     order_digest,
     read_gauge_subnetworks,
-    read_network,
     write_gauge_subnetworks,
 )
 from dhbv.network.network import Network
+from dhbv.network.store import read_network
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def gauge_membership_dataset(subnetworks, network: Network):
     import xarray as xr
 
     if not isinstance(subnetworks, GaugeSubnetworks):
-        subnetworks = read_gauge_subnetworks(subnetworks, network=network)
+        subnetworks = read_gauge_subnetworks(subnetworks, network_comid=network.comid)
     g, u, w = [], [], []
     for s, (idx, wt) in subnetworks.unit_weights().items():
         g.extend([s] * idx.size)
