@@ -4,9 +4,10 @@
         [--period 1995-10-01 2014-09-30]
 
 For every HBV 2.0 parameter (dynamic ones on every day of the period, static ones per unit and
-component, routing per unit; all ensemble members pooled) prints the share of values within 2 %
-of the lower and of the upper end of its range and the 10/50/90 % quantiles of the scaled value
-in [0, 1]. Many values piled up at one end mean the range, not the data, decides the fit.
+component, unit-hydrograph (UH) parameters per unit; all ensemble members pooled) prints the
+share of values within 2 % of the lower and of the upper end of its range and the 10/50/90 %
+quantiles of the scaled value in [0, 1]. Many values piled up at one end mean the range, not the
+data, decides the fit.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def main(argv=None):
 
     import torch
 
-    from dhbv.physics.hbv2 import (DYNAMIC_PARAMETERS, PARAMETER_RANGES, ROUTING_PARAMETERS,
-                                   STATIC_PARAMETERS)
+    from dhbv.physics.hbv2 import (DYNAMIC_PARAMETERS, PARAMETER_RANGES, STATIC_PARAMETERS,
+                                   UH_PARAMETERS)
     from dhbv.training.data import load_data
     from dhbv.training.trainer import load_trained, prepare
 
@@ -38,13 +39,13 @@ def main(argv=None):
     with torch.no_grad():
         for model in models:
             model.eval()
-            dyn, sta, rout = model.hbv_parameters(x_dyn, x_sta)
+            dyn, sta, uh = model.hbv_parameters(x_dyn, x_sta)
             for k, name in enumerate(DYNAMIC_PARAMETERS):
                 pooled.setdefault(name, []).append(dyn[:, :, k, :].numpy().ravel())
             for k, name in enumerate(STATIC_PARAMETERS):
                 pooled.setdefault(name, []).append(sta[:, k, :].numpy().ravel())
-            for k, name in enumerate(ROUTING_PARAMETERS):
-                pooled.setdefault(name, []).append(rout[:, k].numpy())
+            for k, name in enumerate(UH_PARAMETERS):
+                pooled.setdefault(name, []).append(uh[:, k].numpy())
     print(f"{len(models)} member(s), {len(data.gauge_ids)} gauges, {a.period[0]}..{a.period[1]}")
     print(f"{'parameter':10s} {'range':>16s} {'at low':>7s} {'at high':>7s} "
           f"{'q10':>6s} {'q50':>6s} {'q90':>6s}")

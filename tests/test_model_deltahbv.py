@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dhbv.errors import DhbvInputError
-from dhbv.nn.scaling import DYNAMIC_LAYOUT, ROUTING_LAYOUT, STATIC_LAYOUT
+from dhbv.nn.scaling import DYNAMIC_LAYOUT, STATIC_LAYOUT, UH_LAYOUT
 
 hbv2 = pytest.importorskip("dhbv.physics.hbv2")
 from dhbv.model import DeltaHBV  # noqa: E402
@@ -35,7 +35,7 @@ def small_model(**kw):
 def test_layout_names_agree_with_physics():
     assert hbv2.DYNAMIC_PARAMETERS == DYNAMIC_LAYOUT
     assert hbv2.STATIC_PARAMETERS == STATIC_LAYOUT
-    assert hbv2.ROUTING_PARAMETERS == ROUTING_LAYOUT
+    assert hbv2.UH_PARAMETERS == UH_LAYOUT
 
 
 def test_forward_equals_networks_then_physics():

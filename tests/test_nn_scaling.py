@@ -6,8 +6,8 @@ import torch
 from dhbv.errors import DhbvInputError
 from dhbv.nn.scaling import (
     DYNAMIC_LAYOUT,
-    ROUTING_LAYOUT,
     STATIC_LAYOUT,
+    UH_LAYOUT,
     apply_dy_drop,
     canonical_dynamic_order,
     nmul_from_widths,
@@ -34,7 +34,7 @@ def test_layout_constants():
         "RT",
         "AC",
     )
-    assert ROUTING_LAYOUT == ("route_a", "route_b")
+    assert UH_LAYOUT == ("route_a", "route_b")
 
 
 def test_split_dynamic_parameter_major():

@@ -27,7 +27,7 @@ def test_shape_mismatches():
     _expect(c, "static")
     c = _case()
     c[3] = c[3][:2]
-    _expect(c, "routing")
+    _expect(c, "uh_params")
     c = _case()
     c[4] = c[4][:2]
     _expect(c, "uparea")

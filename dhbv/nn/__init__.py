@@ -1,7 +1,8 @@
 """Parameterisation networks of δHBV2.0 (model_spec §3).
 
 * :class:`DropConnectLSTM` — dynamic parameters (BETA, K0, BETAET) per day;
-* :class:`StaticMLP` — static HBV parameters and the two UH routing parameters per unit;
+* :class:`StaticMLP` — static HBV parameters and the two unit-hydrograph (UH) parameters per
+  unit;
 * :class:`ParameterNetworks` / :class:`NetworkArchitecture` — the pair and its sizes;
 * :mod:`dhbv.nn.scaling` — output layout (parameter-major columns) and ``dy_drop``;
 * :mod:`dhbv.nn.normalization` — z-score statistics (MHPI-compatible JSON);
@@ -12,7 +13,7 @@ from dhbv.nn.checkpoint import convert_state_dict, load_networks, read_state_dic
 from dhbv.nn.lstm import DropConnectLSTM
 from dhbv.nn.mlp import StaticMLP
 from dhbv.nn.networks import NetworkArchitecture, ParameterNetworks, count_parameters
-from dhbv.nn.scaling import DYNAMIC_LAYOUT, ROUTING_LAYOUT, STATIC_LAYOUT
+from dhbv.nn.scaling import DYNAMIC_LAYOUT, STATIC_LAYOUT, UH_LAYOUT
 
 __all__ = [
     "DropConnectLSTM",
@@ -26,5 +27,5 @@ __all__ = [
     "save_networks",
     "DYNAMIC_LAYOUT",
     "STATIC_LAYOUT",
-    "ROUTING_LAYOUT",
+    "UH_LAYOUT",
 ]

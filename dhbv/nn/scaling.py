@@ -4,7 +4,8 @@ Layout is parameter-major: parameter k occupies columns k·nmul … (k+1)·nmul 
 
 * LSTM output [T, B, 3·nmul]     → dynamic  [T, B, 3, nmul]   order (BETA, K0, BETAET)
 * MLP output  [B, 13·nmul + 2]   → static   [B, 13, nmul]     order (FC, K1, K2, LP, PERC, UZL,
-  TT, CFMAX, CFR, CWH, C, RT, AC), then routing [B, 2] (route_a, route_b)
+  TT, CFMAX, CFR, CWH, C, RT, AC), then the unit-hydrograph (UH) parameters [B, 2]
+  (route_a, route_b)
 
 All values stay in (0, 1); the physics maps σ to θ = lo + σ·(hi − lo). :func:`physical_values`
 does that mapping for diagnostics given a range table.
@@ -21,14 +22,14 @@ from dhbv.errors import DhbvInputError
 from dhbv.physics.hbv2 import (
     DYNAMIC_PARAMETERS,
     PARAMETER_RANGES,
-    ROUTING_PARAMETERS,
     STATIC_PARAMETERS,
+    UH_PARAMETERS,
 )
 
 __all__ = [
     "DYNAMIC_LAYOUT",
     "STATIC_LAYOUT",
-    "ROUTING_LAYOUT",
+    "UH_LAYOUT",
     "canonical_dynamic_order",
     "dynamic_width",
     "static_width",
@@ -43,7 +44,7 @@ __all__ = [
 # PARAMETER_RANGES is the sort key for re-ordering configured dynamic parameters.
 DYNAMIC_LAYOUT: tuple[str, ...] = DYNAMIC_PARAMETERS
 STATIC_LAYOUT: tuple[str, ...] = STATIC_PARAMETERS
-ROUTING_LAYOUT: tuple[str, ...] = ROUTING_PARAMETERS
+UH_LAYOUT: tuple[str, ...] = UH_PARAMETERS
 _TABLE_ORDER: tuple[str, ...] = tuple(PARAMETER_RANGES)
 
 
@@ -78,13 +79,13 @@ def dynamic_width(nmul: int) -> int:
 
 def static_width(nmul: int) -> int:
     """MLP output width for ``nmul`` components: 13·nmul + 2."""
-    return len(STATIC_LAYOUT) * int(nmul) + len(ROUTING_LAYOUT)
+    return len(STATIC_LAYOUT) * int(nmul) + len(UH_LAYOUT)
 
 
 def nmul_from_widths(dyn_width: int, sta_width: int) -> int:
     """Infer nmul from network output widths (3·nmul and 13·nmul + 2); they must agree."""
     nd, rd = divmod(int(dyn_width), len(DYNAMIC_LAYOUT))
-    ns, rs = divmod(int(sta_width) - len(ROUTING_LAYOUT), len(STATIC_LAYOUT))
+    ns, rs = divmod(int(sta_width) - len(UH_LAYOUT), len(STATIC_LAYOUT))
     if rd or rs or nd < 1 or nd != ns:
         raise DhbvInputError(
             f"network output widths {dyn_width} (dynamic) / {sta_width} (static) are not "
@@ -104,7 +105,7 @@ def split_dynamic(out: Tensor, nmul: int) -> Tensor:
 
 
 def split_static(out: Tensor, nmul: int) -> tuple[Tensor, Tensor]:
-    """MLP output [B, 13·nmul + 2] → (static [B, 13, nmul], routing [B, 2])."""
+    """MLP output [B, 13·nmul + 2] → (static [B, 13, nmul], UH parameters [B, 2])."""
     if out.dim() != 2 or out.shape[-1] != static_width(nmul):
         raise DhbvInputError(
             f"static network output must be [B, {static_width(nmul)}] for nmul={nmul}, "
@@ -112,8 +113,8 @@ def split_static(out: Tensor, nmul: int) -> tuple[Tensor, Tensor]:
         )
     n = len(STATIC_LAYOUT) * nmul
     static = out[:, :n].reshape(out.shape[0], len(STATIC_LAYOUT), nmul)
-    routing = out[:, n:]
-    return static, routing
+    uh_params = out[:, n:]
+    return static, uh_params
 
 
 def apply_dy_drop(dyn: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:

@@ -4,8 +4,8 @@ from .balance import water_balance
 from .hbv2 import (
     DYNAMIC_PARAMETERS,
     PARAMETER_RANGES,
-    ROUTING_PARAMETERS,
     STATIC_PARAMETERS,
+    UH_PARAMETERS,
     HbvOptions,
     descale,
     run_hbv2,
@@ -13,6 +13,6 @@ from .hbv2 import (
 from .reference import STATE_NAMES
 
 __all__ = [
-    "DYNAMIC_PARAMETERS", "PARAMETER_RANGES", "ROUTING_PARAMETERS", "STATIC_PARAMETERS",
+    "DYNAMIC_PARAMETERS", "PARAMETER_RANGES", "STATIC_PARAMETERS", "UH_PARAMETERS",
     "STATE_NAMES", "HbvOptions", "descale", "run_hbv2", "water_balance",
 ]

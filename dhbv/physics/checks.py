@@ -51,7 +51,7 @@ def _min_max(x: torch.Tensor):
     return float(lo), float(hi)
 
 
-def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_static: int,
+def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_static: int,
                  n_dynamic: int, initial_states=None, initial_uh_history=None,
                  uh_length: int = 1) -> None:
     """Validate shapes, finiteness, units and parameter ranges of ``run_hbv2`` inputs.
@@ -59,7 +59,7 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
     Raises :class:`dhbv.errors.DhbvInputError` with a one-line message.
     """
     for name, x in (("forcing", forcing), ("dyn", dyn), ("static", static),
-                    ("routing", routing), ("uparea", uparea), ("elev", elev)):
+                    ("uh_params", uh_params), ("uparea", uparea), ("elev", elev)):
         _require_tensor(name, x)
     if forcing.dim() != 3 or forcing.shape[2] != 3:
         raise DhbvInputError(f"forcing: shape {_shape(forcing)} is not [T, B, 3] "
@@ -72,9 +72,9 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
     if static.dim() != 3 or static.shape != (n_b, n_static, n_mul):
         raise DhbvInputError(f"static: shape {_shape(static)} is not [B={n_b}, {n_static}, "
                              f"nmul={n_mul}]; check the MLP output reshape")
-    if routing.dim() != 2 or routing.shape != (n_b, 2):
-        raise DhbvInputError(f"routing: shape {_shape(routing)} is not [B={n_b}, 2] "
-                             "(route_a, route_b)")
+    if uh_params.dim() != 2 or uh_params.shape != (n_b, 2):
+        raise DhbvInputError(f"uh_params: shape {_shape(uh_params)} is not [B={n_b}, 2] "
+                             "(UH parameters route_a, route_b)")
     for name, x in (("uparea", uparea), ("elev", elev)):
         if x.dim() != 1 or x.shape[0] != n_b:
             raise DhbvInputError(f"{name}: shape {_shape(x)} is not [B={n_b}]; pass one value "
@@ -101,7 +101,7 @@ def check_inputs(forcing, dyn, static, routing, uparea, elev, warmup: int, n_sta
     if t_mean > KELVIN_MEAN_LIMIT:
         raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
                              "convert to °C (subtract 273.15)")
-    for name, x in (("dyn", dyn), ("static", static), ("routing", routing)):
+    for name, x in (("dyn", dyn), ("static", static), ("uh_params", uh_params)):
         lo, hi = _min_max(x.detach())
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"{name}: parameters contain NaN or inf; check the network "

@@ -2,8 +2,8 @@
 
 ``run_hbv2`` maps network outputs in [0, 1] to physical parameters, resolves the elevation
 switch and the nominal regional exchange, runs the daily time loop (fused numba kernels with a
-hand-written adjoint, or the plain-torch reference) and routes the nmul-mean runoff through the
-per-unit gamma unit hydrograph. Precision follows ``forcing.dtype`` (float32 by default,
+hand-written adjoint, or the plain-torch reference) and convolves the nmul-mean runoff with the
+per-unit gamma unit hydrograph (UH). Precision follows ``forcing.dtype`` (float32 by default,
 float64 for tests).
 """
 
@@ -22,7 +22,7 @@ from .reference import NEAR_ZERO, OUTPUT_NAMES, STATE_NAMES
 STATIC_PARAMETERS = ("FC", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "C",
                      "RT", "AC")
 DYNAMIC_PARAMETERS = ("BETA", "K0", "BETAET")
-ROUTING_PARAMETERS = ("route_a", "route_b")
+UH_PARAMETERS = ("route_a", "route_b")  # gamma UH shape and scale
 
 PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "BETA": (1.0, 6.0),        # –
@@ -138,7 +138,7 @@ def _select_backend(options: HbvOptions, device: torch.device) -> str:
     return "fused"
 
 
-def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
+def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
              options=HbvOptions(), full_output=False, initial_states=None,
              initial_uh_history=None) -> dict:
     """Run HBV 2.0 with nmul components and the per-unit gamma UH.
@@ -148,7 +148,7 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     forcing : [T, B, 3] raw P (mm/d), mean T (°C), PET (mm/d). Its dtype sets the precision.
     dyn : [T, B, 3, nmul] in [0, 1], order ``DYNAMIC_PARAMETERS``.
     static : [B, 13, nmul] in [0, 1], order ``STATIC_PARAMETERS``.
-    routing : [B, 2] in [0, 1], order ``ROUTING_PARAMETERS``.
+    uh_params : [B, 2] in [0, 1], unit-hydrograph (UH) parameters, order ``UH_PARAMETERS``.
     uparea : [B] upstream drainage area Ac (km²). elev : [B] mean elevation (m).
     warmup : leading days simulated (states and UH history) but cut from every output.
     initial_states : optional [5, B, nmul] (mm) in ``STATE_NAMES`` order, e.g. a previous
@@ -173,7 +173,7 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     ``LF_nominal`` [B] (mm/d, nmul mean), ``uh_weights`` [B, L] and ``BFI`` [B] (%, over the
     reported window).
     """
-    check_inputs(forcing, dyn, static, routing, uparea, elev, warmup, len(STATIC_PARAMETERS),
+    check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup, len(STATIC_PARAMETERS),
                  len(DYNAMIC_PARAMETERS), initial_states, initial_uh_history,
                  options.uh_length)
     dtype = forcing.dtype if forcing.dtype in (torch.float32, torch.float64) else torch.float32
@@ -181,7 +181,7 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
     forcing = forcing.to(dtype)
     dyn = dyn.to(dtype)
     static = static.to(dtype)
-    routing = routing.to(dtype)
+    uh_params = uh_params.to(dtype)
     n_t, n_b = forcing.shape[:2]
     n_mul = dyn.shape[3]
 
@@ -222,8 +222,8 @@ def run_hbv2(forcing, dyn, static, routing, uparea, elev, *, warmup=0,
         out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
                                                     bounded, NEAR_ZERO, full)
 
-    route_a = descale(routing[:, 0], "route_a")
-    route_b = descale(routing[:, 1], "route_b")
+    route_a = descale(uh_params[:, 0], "route_a")
+    route_b = descale(uh_params[:, 1], "route_b")
     w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
     runoff = out[0]
     n_hist = options.uh_length - 1

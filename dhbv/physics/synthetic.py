@@ -16,7 +16,7 @@ def synthetic_case(n_t: int, n_b: int, nmul: int, seed: int = 0, dtype=torch.flo
     upstream areas log-uniform 1–10⁴ km² (both exchange branches); elevations 0–3500 m (both
     sides of the 2000 m switch).
 
-    Returns (forcing [T,B,3], dyn [T,B,3,nmul], static [B,13,nmul], routing [B,2],
+    Returns (forcing [T,B,3], dyn [T,B,3,nmul], static [B,13,nmul], uh_params [B,2],
     uparea [B], elev [B]).
     """
     g = torch.Generator().manual_seed(seed)
@@ -33,7 +33,7 @@ def synthetic_case(n_t: int, n_b: int, nmul: int, seed: int = 0, dtype=torch.flo
     forcing = torch.stack([p, tc, pet], dim=-1).to(dtype)
     dyn = torch.rand(n_t, n_b, 3, nmul, generator=g, dtype=torch.float64).to(dtype)
     static = torch.rand(n_b, 13, nmul, generator=g, dtype=torch.float64).to(dtype)
-    routing = torch.rand(n_b, 2, generator=g, dtype=torch.float64).to(dtype)
+    uh_params = torch.rand(n_b, 2, generator=g, dtype=torch.float64).to(dtype)
     uparea = (10.0 ** (4.0 * torch.rand(n_b, generator=g, dtype=torch.float64))).to(dtype)
     elev = (3500.0 * torch.rand(n_b, generator=g, dtype=torch.float64)).to(dtype)
-    return forcing, dyn, static, routing, uparea, elev
+    return forcing, dyn, static, uh_params, uparea, elev

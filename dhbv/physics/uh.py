@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 
 def gamma_shape_scale(route_a: torch.Tensor, route_b: torch.Tensor):
-    """Shape a (–) and scale θ (days) from physical routing parameters (each [B])."""
+    """Shape a (–) and scale θ (days) from the physical UH parameters (each [B])."""
     return F.relu(route_a) + 0.1, F.relu(route_b) + 0.5
 
 
