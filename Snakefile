@@ -6,7 +6,7 @@
 
 from snakemake.utils import min_version
 
-from dhbv.workflow_config import SCHEMA_PATH, validate_config
+from dhbv.config import validate_config
 
 min_version("9.0")
 
@@ -14,12 +14,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-# One-line errors for unknown keys, wrong types and missing files; fills schema defaults.
-validate_config(
-    config,
-    SCHEMA_PATH,
-    source=" + ".join(map(str, workflow.configfiles)) or "config",
-)
+# One-line errors for unknown keys, wrong types, missing files and inconsistent periods or
+# dataset names; fills every default of dhbv/schemas/config.schema.yaml (shared with the CLI).
+validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
 
 
 include: "workflow/rules/common.smk"

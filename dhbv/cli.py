@@ -1,13 +1,16 @@
 """Command-line interface: ``dhbv train | simulate | evaluate | prepare``.
 
 * ``dhbv train --config X.yaml --run-dir D`` — train (resumes from D's checkpoints).
-* ``dhbv simulate --run-dir D [--config X.yaml] --out F.nc [--period START END]
-  [--obs-out O.nc] [--scores S.csv]`` — run a trained model on the data of X (default: the
-  training data) and write gauge flows (mm d-1) and optionally scores.
+* ``dhbv simulate --run-dir D [--config X.yaml [--dataset NAME]] --out F.nc
+  [--period START END] [--obs-out O.nc] [--scores S.csv]`` — run a trained model on a dataset
+  of X (default: the run's training dataset) and write gauge flows (mm d-1) and optionally
+  scores.
 * ``dhbv evaluate --sim F.nc --obs O.nc --out S.csv [--period START END] [--min-days N]`` —
   per-gauge NSE/KGE.
-* ``dhbv prepare --config X.yaml --out-dir DIR`` — write the standard forms (unit forcing,
-  unit attributes, gauge observations, membership) built from X's data sources.
+* ``dhbv prepare --config X.yaml [--dataset NAME] --out-dir DIR`` — write the standard forms
+  (unit forcing, unit attributes, gauge observations, membership) of one of X's datasets.
+
+X.yaml is the same configuration the workflow reads (dhbv/schemas/config.schema.yaml).
 
 Input errors (:class:`dhbv.errors.DhbvInputError`) are printed as one line; exit status 2.
 """
@@ -35,12 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dhbv", description="δHBV2.0 training, simulation, evaluation")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model")
-    t.add_argument("--config", required=True, help="training YAML")
+    t.add_argument("--config", required=True, help="configuration YAML (train.dataset names the data)")
     t.add_argument("--run-dir", required=True, help="run directory (created; resumed if present)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("simulate", help="simulate gauges with a trained model")
     s.add_argument("--run-dir", required=True)
-    s.add_argument("--config", default=None, help="YAML with a data section (default: training data)")
+    s.add_argument("--config", default=None,
+                   help="configuration YAML holding the dataset (default: the run's training data)")
+    s.add_argument("--dataset", default=None,
+                   help="name of the dataset in --config (default: train.dataset, else its only one)")
     s.add_argument("--out", required=True, help="output NetCDF (time, gauge)")
     s.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
     s.add_argument("--obs-out", default=None, help="also write observations (standard form)")
@@ -56,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--min-days", type=int, default=365)
     r = sub.add_parser("prepare", help="write standard forms from raw sources")
     r.add_argument("--config", required=True)
+    r.add_argument("--dataset", default=None, help="dataset name (default: train.dataset)")
     r.add_argument("--out-dir", required=True)
     return p
 
@@ -77,9 +84,12 @@ def main(argv=None) -> int:
                 cfg.setdefault("train", {})["progress"] = False
             print(train(cfg, Path(args.run_dir)))
         elif args.command == "simulate":
+            from dhbv.config import load_config
+            from dhbv.datasets import dataset_of
             from dhbv.simulation import simulate
 
-            print(simulate(args.run_dir, args.config, args.out, args.period,
+            dataset = dataset_of(load_config(args.config), args.dataset) if args.config else None
+            print(simulate(args.run_dir, dataset, args.out, args.period,
                            obs_out=args.obs_out, scores_out=args.scores, spinup=args.spinup))
             if args.scores:
                 import pandas as pd
@@ -94,10 +104,12 @@ def main(argv=None) -> int:
                                   min_days=args.min_days)))
         elif args.command == "prepare":
             from dhbv.config import load_config, resolve_config
-            from dhbv.training.data import load_data, write_standard
+            from dhbv.datasets import dataset_of, load_dataset, write_standard
 
-            cfg = resolve_config(load_config(args.config))
-            data = load_data(cfg["data"], cfg["model"]["attributes"])
+            cfg = resolve_config(load_config(args.config), source=args.config)
+            mc = cfg["model"]
+            data = load_dataset(dataset_of(cfg, args.dataset), mc["attributes"],
+                                dynamic_inputs=mc["dynamic_inputs"])
             for k, v in write_standard(data, args.out_dir).items():
                 print(f"{k}: {v}")
     except DhbvInputError as err:

@@ -7,7 +7,8 @@ the file) when the committed page differs from what the schema gives.
 Layout of the page: one section per top-level key, each with a table of every key below it
 (key path, type, default, description). Nested objects appear as ``section.sub.key``; maps
 whose keys the user chooses (``additionalProperties``) as ``section.<name>.key``; objects
-inside lists as ``section.list[].key``.
+inside lists as ``section.list[].key``. Keys marked ``x-file`` (paths that must exist) and
+``x-knob`` (settings that change speed or memory use, not results) say so in the type column.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from dhbv.workflow_config import SCHEMA_PATH
+from dhbv.config import SCHEMA_PATH
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "docs" / "configuration.md"
@@ -34,9 +35,15 @@ HEADER = (
 TABLE_HEAD = "| key | type | default | description |\n|---|---|---|---|\n"
 
 
+def _prose(value) -> str:
+    """One line of Markdown text: whitespace collapsed, ``<``/``>`` escaped (``<name>`` would
+    otherwise be read as an HTML tag and vanish)."""
+    return " ".join(str(value).split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _text(value) -> str:
-    """One-line table cell: whitespace collapsed, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """One-line table cell: as :func:`_prose`, with pipes escaped."""
+    return _prose(value).replace("|", "\\|")
 
 
 def _literal(value) -> str:
@@ -124,6 +131,8 @@ def _type_cell(node: dict) -> str:
         s += f", {b}"
     if node.get("x-file"):
         s += ", path (must exist)"
+    if node.get("x-knob"):
+        s += ", speed/memory only"
     return _text(s)
 
 
@@ -156,10 +165,10 @@ def render(schema: dict) -> str:
     """Markdown configuration reference of ``schema`` (a JSON schema as a dict)."""
     parts = [HEADER]
     if schema.get("description"):
-        parts.append("\n" + " ".join(str(schema["description"]).split()) + "\n")
+        parts.append("\n" + _prose(schema["description"]) + "\n")
     top_required = set(schema.get("required") or ())
     for name, node in (schema.get("properties") or {}).items():
-        text = " ".join(str(node.get("description", "")).split())
+        text = _prose(node.get("description", ""))
         if name in top_required:
             text = (text + " " if text else "") + "Required."
         parts.append(f"\n## `{name}`\n\n")

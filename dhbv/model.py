@@ -4,18 +4,23 @@
 
     x_dyn_norm [T, B, n_dyn] ─┐
                               ├─ LSTM ─► dyn [T, B, 3, nmul] ───┐
-    x_static_norm [B, n_sta] ─┼─ MLP ──► static [B, 13, nmul] ──┼─► run_hbv2(raw forcing, …) ─► outputs
-                              │          routing [B, 2] ────────┘
+    x_static_norm [B, n_sta] ─┼─ MLP ──► static [B, 13, nmul] ──┼─► run_hbv2(raw forcing, …) ─► unit outputs
+                              │          UH [B, 2] ─────────────┘
+    unit streamflow [T, I] ─► readout(·, batch) ─► gauge streamflow [T, G]
 
-The LSTM reads the normalised forcings concatenated with the normalised attributes repeated over
-time; the MLP reads the attributes only. The physics receives the raw forcing (P mm/d, T °C,
-PET mm/d), the upstream area (km²) and the elevation (m) of every unit.
+The LSTM reads the normalised daily inputs (``model.dynamic_inputs``, default P, T, PET)
+concatenated with the normalised attributes repeated over time; the MLP reads the attributes
+only. The physics receives the raw forcing (P mm/d, T °C, PET mm/d), the upstream area (km²) and
+the elevation (m) of every unit. The model owns its gauge readout (:mod:`dhbv.readout`). A run
+continues exactly from a :class:`ModelState` (LSTM h/c, HBV stores, UH history): a period split
+in two runs equals the unsplit run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,8 +31,33 @@ from dhbv.nn.checkpoint import load_networks, save_networks
 from dhbv.nn.networks import NetworkArchitecture, ParameterNetworks
 from dhbv.nn.scaling import DYNAMIC_LAYOUT, apply_dy_drop, canonical_dynamic_order
 from dhbv.physics.hbv2 import HbvOptions, run_hbv2
+from dhbv.readout import build_readout
 
-__all__ = ["DeltaHBV"]
+__all__ = ["DeltaHBV", "ModelState"]
+
+
+@dataclass
+class ModelState:
+    """Everything a run carries from one day to the next, per unit (batch column).
+
+    lstm : (h, c), each [1, B, H], the LSTM's hidden and cell state
+    hbv : [5, B, nmul] HBV stores (mm) in ``dhbv.physics.STATE_NAMES`` order
+    uh_history : [L − 1, B, 3] unrouted Q0, Q1, Q2 (mm/d) of the last L − 1 days, oldest first
+    """
+
+    lstm: tuple[Tensor, Tensor]
+    hbv: Tensor
+    uh_history: Tensor
+
+    def detach(self) -> "ModelState":
+        """The same state cut from the autograd graph."""
+        return ModelState((self.lstm[0].detach(), self.lstm[1].detach()), self.hbv.detach(),
+                          self.uh_history.detach())
+
+    def to(self, device) -> "ModelState":
+        """The state on ``device``."""
+        return ModelState((self.lstm[0].to(device), self.lstm[1].to(device)),
+                          self.hbv.to(device), self.uh_history.to(device))
 
 
 class DeltaHBV(nn.Module):
@@ -56,6 +86,8 @@ class DeltaHBV(nn.Module):
     dynamic_parameters:
         Configured dynamic parameter names (any order; validated and re-sorted to
         BETA, K0, BETAET).
+    readout:
+        Gauge readout (:func:`dhbv.readout.build_readout`); "area_weighted" (δHBV2.0UH).
     """
 
     def __init__(
@@ -75,6 +107,7 @@ class DeltaHBV(nn.Module):
         lstm_input_activation: str = "relu",
         dy_drop: float = 0.0,
         dynamic_parameters: Sequence[str] = DYNAMIC_LAYOUT,
+        readout: str = "area_weighted",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -101,6 +134,7 @@ class DeltaHBV(nn.Module):
             device=device,
             dtype=dtype,
         )
+        self.readout = build_readout(readout)
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -120,6 +154,7 @@ class DeltaHBV(nn.Module):
         model.options = options
         model.dy_drop = float(dy_drop)
         model.networks = networks
+        model.readout = build_readout("area_weighted")
         return model
 
     @classmethod
@@ -164,18 +199,21 @@ class DeltaHBV(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def hbv_parameters(
-        self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Network outputs in the physics layout, all in (0, 1).
+        self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
+        lstm_state: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
+        """Network outputs in the physics layout, all in (0, 1), and the final LSTM state.
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] →
-        (dyn [T, B, 3, nmul], static [B, 13, nmul], routing [B, 2]); ``dy_drop`` applied in
-        training mode. The LSTM's first ``n_prefix`` days carry no gradient.
+        (dyn [T, B, 3, nmul], static [B, 13, nmul], UH parameters [B, 2], (h, c));
+        ``dy_drop`` applied in training mode. The LSTM starts from ``lstm_state`` (zeros when
+        None); its first ``n_prefix`` days carry no gradient.
         """
-        dyn, static, routing = self.networks(x_dyn_norm, x_static_norm, n_prefix)
+        dyn, static, uh_params, final = self.networks(x_dyn_norm, x_static_norm, n_prefix,
+                                                      lstm_state)
         if self.training and self.dy_drop > 0.0:
             dyn = apply_dy_drop(dyn, self.dy_drop)
-        return dyn, static, routing
+        return dyn, static, uh_params, final
 
     def forward(
         self,
@@ -187,16 +225,15 @@ class DeltaHBV(nn.Module):
         *,
         warmup: int = 0,
         full_output: bool = False,
-        initial_states: Any = None,
-        initial_uh_history: Any = None,
+        state: ModelState | None = None,
         nograd_days: int = 0,
-    ) -> dict[str, Tensor]:
+    ) -> dict[str, Any]:
         """Run networks and physics over one window.
 
         Parameters
         ----------
         x_dyn_norm:
-            [T, B, n_dyn] normalised daily inputs (P, T, PET).
+            [T, B, n_dyn] normalised daily inputs (``model.dynamic_inputs``).
         x_static_norm:
             [B, n_static] normalised attributes.
         forcing_raw:
@@ -205,9 +242,12 @@ class DeltaHBV(nn.Module):
             [B] upstream drainage area (km²) and mean elevation (m) of each unit.
         warmup:
             Leading days run but dropped from the outputs.
-        full_output, initial_states, initial_uh_history:
-            Passed to :func:`run_hbv2` (a previous window's ``final_states`` and
-            ``final_uh_history`` continue it exactly).
+        full_output:
+            Passed to :func:`run_hbv2` (fluxes and states per day).
+        state:
+            The :class:`ModelState` to start from (a previous window's ``outputs["state"]``
+            continues it exactly); None = cold start (zero LSTM state, HBV stores at their
+            initial value, no UH history).
         nograd_days:
             Leading days of the warm-up (at most ``warmup``) run without gradients when
             gradients are enabled: networks and physics give the same values as one pass, the
@@ -216,7 +256,8 @@ class DeltaHBV(nn.Module):
 
         Returns
         -------
-        :func:`run_hbv2`'s dict: ``streamflow``, ``runoff``, ``AET`` [T − warmup, B] (mm/d), ….
+        :func:`run_hbv2`'s dict (``streamflow``, ``runoff``, ``AET`` [T − warmup, B] (mm/d), …)
+        with ``state``, the :class:`ModelState` at the end of the window.
         """
         if forcing_raw.dim() != 3 or forcing_raw.shape[-1] != 3:
             raise DhbvInputError(
@@ -238,43 +279,21 @@ class DeltaHBV(nn.Module):
         n_pre = min(int(nograd_days), int(warmup))
         if n_pre < 0:
             raise DhbvInputError(f"nograd_days must be >= 0, got {nograd_days}")
-        if n_pre > 0 and torch.is_grad_enabled():
-            return self._forward_truncated(x_dyn_norm, x_static_norm, forcing_raw, uparea, elev,
-                                           int(warmup), n_pre, full_output, initial_states,
-                                           initial_uh_history)
-        dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm)
-        return run_hbv2(
-            forcing_raw,
-            dyn,
-            static,
-            routing,
-            uparea,
-            elev,
-            warmup=int(warmup),
-            options=self.options,
-            full_output=full_output,
-            initial_states=initial_states,
-            initial_uh_history=initial_uh_history,
-        )
-
-    def _forward_truncated(self, x_dyn_norm, x_static_norm, forcing_raw, uparea, elev, warmup,
-                           n_pre, full_output, initial_states, initial_uh_history):
-        """``forward`` with the first ``n_pre`` days run under ``torch.no_grad``."""
-        dyn, static, routing = self.hbv_parameters(x_dyn_norm, x_static_norm, n_pre)
-        with torch.no_grad():
-            head = run_hbv2(forcing_raw[:n_pre], dyn[:n_pre], static, routing, uparea, elev,
-                            options=self.options, initial_states=initial_states,
-                            initial_uh_history=initial_uh_history)
-        return run_hbv2(
-            forcing_raw[n_pre:],
-            dyn[n_pre:],
-            static,
-            routing,
-            uparea,
-            elev,
-            warmup=warmup - n_pre,
-            options=self.options,
-            full_output=full_output,
-            initial_states=head["final_states"],
-            initial_uh_history=head["final_uh_history"],
-        )
+        truncated = n_pre > 0 and torch.is_grad_enabled()
+        n_pre = n_pre if truncated else 0
+        lstm0, hbv0, uh0 = (None, None, None) if state is None else \
+            (state.lstm, state.hbv, state.uh_history)
+        dyn, static, uh_params, lstm_final = self.hbv_parameters(x_dyn_norm, x_static_norm,
+                                                                 n_pre, lstm0)
+        if truncated:
+            with torch.no_grad():
+                head = run_hbv2(forcing_raw[:n_pre], dyn[:n_pre], static, uh_params, uparea,
+                                elev, options=self.options, initial_states=hbv0,
+                                initial_uh_history=uh0)
+            forcing_raw, dyn = forcing_raw[n_pre:], dyn[n_pre:]
+            hbv0, uh0 = head["final_states"], head["final_uh_history"]
+        out = run_hbv2(forcing_raw, dyn, static, uh_params, uparea, elev,
+                       warmup=int(warmup) - n_pre, options=self.options,
+                       full_output=full_output, initial_states=hbv0, initial_uh_history=uh0)
+        out["state"] = ModelState(lstm_final, out["final_states"], out["final_uh_history"])
+        return out

@@ -10,7 +10,7 @@ from dhbv.io.camels import (CAMELS_ATTRIBUTE_MAP, NO_CAMELS_EQUIVALENT, PAPER_AT
                             read_attribute_tables, read_camels_forcing, read_camels_streamflow,
                             resolve_attribute)
 from dhbv.io.caravan import build_caravan_standard, read_caravan_csv
-from dhbv.training.data import load_data
+from dhbv.datasets import load_dataset
 
 DEMO = "resources/demo"
 ATTR = f"{DEMO}/camels_us/attributes"
@@ -117,7 +117,7 @@ def _standard_source(tmp_path, q=None, membership=None, attrs_extra=None, drop=N
 
 
 def test_standard_source_multiscale(tmp_path):
-    d = load_data(_standard_source(tmp_path), ["aridity"])
+    d = load_dataset(_standard_source(tmp_path), ["aridity"])
     assert d.gauge_ids == ["G"] and d.unit_ids == ["u1", "u2"]
     assert d.membership.pairs[0][0].tolist() == [0, 1]
     np.testing.assert_allclose(d.uparea, [10.0, 30.0])
@@ -125,16 +125,16 @@ def test_standard_source_multiscale(tmp_path):
 
 def test_bad_inputs_give_one_line_errors(tmp_path):
     with pytest.raises(DhbvInputError, match="attribute 'slope' is missing") as e:
-        load_data(_standard_source(tmp_path), ["aridity", "slope"])
+        load_dataset(_standard_source(tmp_path), ["aridity", "slope"])
     assert "\n" not in str(e.value)
     with pytest.raises(DhbvInputError, match="gauge G: all observations are NaN"):
-        load_data(_standard_source(tmp_path, q=np.full((40, 1), np.nan)), ["aridity"])
+        load_dataset(_standard_source(tmp_path, q=np.full((40, 1), np.nan)), ["aridity"])
     with pytest.raises(DhbvInputError, match="gauge G has no upstream units"):
-        load_data(_standard_source(tmp_path, membership=std.make_membership(["X"], ["u1"])),
+        load_dataset(_standard_source(tmp_path, membership=std.make_membership(["X"], ["u1"])),
                   ["aridity"])
     with pytest.raises(DhbvInputError, match="'meanelevation'"):
-        load_data(_standard_source(tmp_path, drop=["meanelevation"]), ["aridity"])
-    d = load_data(_standard_source(tmp_path, short_u1=True), ["aridity"])
+        load_dataset(_standard_source(tmp_path, drop=["meanelevation"]), ["aridity"])
+    d = load_dataset(_standard_source(tmp_path, short_u1=True), ["aridity"])
     with pytest.raises(DhbvInputError, match="unit u1: forcing covers 2000-01-01..2000-01-30"):
         d.check_period("2000-01-10", "2000-02-05", "training")
     with pytest.raises(DhbvInputError, match="outside the data record"):

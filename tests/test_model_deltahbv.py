@@ -84,10 +84,10 @@ def test_dy_drop_only_in_training():
     model = small_model(dy_drop=1.0)
     xd, xs, _, _, _ = make_inputs()
     model.eval()
-    dyn_eval, _, _ = model.hbv_parameters(xd, xs)
+    dyn_eval, _, _, _ = model.hbv_parameters(xd, xs)
     assert not torch.allclose(dyn_eval[0], dyn_eval[-1])
     model.train()
-    dyn_train, _, _ = model.hbv_parameters(xd, xs)
+    dyn_train, _, _, _ = model.hbv_parameters(xd, xs)
     torch.testing.assert_close(dyn_train, dyn_train[-1:].expand_as(dyn_train))
 
 
@@ -161,3 +161,30 @@ def test_spinup_without_gradients_is_bounded_by_warmup_and_off_without_grad():
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     with pytest.raises(DhbvInputError, match="nograd_days"):
         model(xd, xs, f, up, el, warmup=WARMUP, nograd_days=-1)
+
+
+@pytest.mark.parametrize("split", [5, 60])
+def test_state_round_trip_split_run_equals_unsplit(split):
+    """A period run in two pieces, the second started from the first's ModelState (LSTM h/c,
+    HBV stores, UH history), equals the unsplit run in every output (float64, eval mode)."""
+    model = small_model(dropout=0.3).double().eval()
+    xd, xs, f, up, el = make_inputs(dtype=torch.float64)
+    with torch.no_grad():
+        whole = model(xd, xs, f, up, el, full_output=True)
+        first = model(xd[:split], xs, f[:split], up, el, full_output=True)
+        second = model(xd[split:], xs, f[split:], up, el, full_output=True, state=first["state"])
+    for key in ("streamflow", "runoff", "AET", "SM", "SLZ", "Q2_routed", "uh_in_transit"):
+        joined = torch.cat([first[key], second[key]])
+        torch.testing.assert_close(joined, whole[key], rtol=1e-12, atol=1e-12, msg=key)
+    end, ref = second["state"], whole["state"]
+    torch.testing.assert_close(end.hbv, ref.hbv, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(end.uh_history, ref.uh_history, rtol=1e-12, atol=1e-12)
+    for a, b in zip(end.lstm, ref.lstm):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # without the LSTM state the second piece differs: the LSTM memory is part of the state
+    cold_lstm = type(first["state"])((torch.zeros_like(first["state"].lstm[0]),
+                                      torch.zeros_like(first["state"].lstm[1])),
+                                     first["state"].hbv, first["state"].uh_history)
+    with torch.no_grad():
+        other = model(xd[split:], xs, f[split:], up, el, state=cold_lstm)
+    assert not torch.allclose(other["streamflow"], second["streamflow"], rtol=1e-6, atol=1e-9)

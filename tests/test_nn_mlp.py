@@ -77,15 +77,16 @@ def test_networks_layout_and_input_checks():
     )
     nets = ParameterNetworks(arch).eval()
     xd, xs = torch.randn(11, 5, 3), torch.randn(5, 4)
-    dyn, static, routing = nets(xd, xs)
-    assert dyn.shape == (11, 5, 3, 2) and static.shape == (5, 13, 2) and routing.shape == (5, 2)
-    raw_d, raw_s = nets.raw_outputs(xd, xs)
+    dyn, static, uh_params, (h, c) = nets(xd, xs)
+    assert dyn.shape == (11, 5, 3, 2) and static.shape == (5, 13, 2) and uh_params.shape == (5, 2)
+    assert h.shape == c.shape == (1, 5, 8)
+    raw_d, raw_s, _ = nets.raw_outputs(xd, xs)
     # LSTM sees the forcings followed by the attributes repeated in time
     lstm_in = torch.cat([xd, xs.expand(11, -1, -1)], dim=-1)
     torch.testing.assert_close(raw_d, nets.lstm(lstm_in))
     torch.testing.assert_close(dyn[:, :, 1, 0], raw_d[:, :, 2])  # K0, component 0 → column 1·nmul
     torch.testing.assert_close(static[:, 12, 1], raw_s[:, 25])  # AC, component 1 → 12·2+1
-    torch.testing.assert_close(routing, raw_s[:, 26:])
+    torch.testing.assert_close(uh_params, raw_s[:, 26:])
     with pytest.raises(DhbvInputError, match="static network input"):
         nets(xd, torch.randn(5, 3))
     with pytest.raises(DhbvInputError, match="units"):

@@ -86,7 +86,7 @@ def test_dmg_state_dict_loads_and_matches(kind, tmp_path):
     xd, xs, x1 = _inputs()
     with torch.no_grad():
         want_dyn, want_sta = _dmg_forward(kind, ref, x1, xs)
-        got_dyn, got_sta = nets.raw_outputs(xd, xs)
+        got_dyn, got_sta, _ = nets.raw_outputs(xd, xs)
     torch.testing.assert_close(got_dyn, want_dyn, rtol=0, atol=1e-5)
     torch.testing.assert_close(got_sta, want_sta, rtol=0, atol=1e-5)
 
@@ -102,7 +102,7 @@ def test_dmg_legacy_dropconnect_training_pass_matches():
     torch.manual_seed(2024)
     want_dyn, want_sta = _dmg_forward("legacy", ref, x1, xs)
     torch.manual_seed(2024)
-    got_dyn, got_sta = nets.raw_outputs(xd, xs)
+    got_dyn, got_sta, _ = nets.raw_outputs(xd, xs)
     torch.testing.assert_close(got_dyn, want_dyn, rtol=0, atol=1e-5)
     torch.testing.assert_close(got_sta, want_sta, rtol=0, atol=1e-5)
 

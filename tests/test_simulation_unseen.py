@@ -20,9 +20,10 @@ def test_simulate_unseen_basins_and_score(tmp_path):
     run = tmp_path / "run"
     train(copy.deepcopy(cfg), run)
     new = copy.deepcopy(cfg)
-    new["data"]["sources"][0]["basins"] = UNSEEN
+    new["datasets"]["three"]["sources"][0]["basins"] = UNSEEN
     new_yaml = tmp_path / "unseen.yaml"
-    new_yaml.write_text(yaml.safe_dump({"data": new["data"], "model": new["model"]}))
+    new_yaml.write_text(yaml.safe_dump({"datasets": {"unseen": new["datasets"]["three"]},
+                                        "model": new["model"]}))
     out, scores = tmp_path / "sim.nc", tmp_path / "scores.csv"
     rc = main(["simulate", "--run-dir", str(run), "--config", str(new_yaml), "--out", str(out),
                "--period", "1996-01-01", "1997-12-31", "--scores", str(scores),
@@ -37,11 +38,11 @@ def test_simulate_unseen_basins_and_score(tmp_path):
     assert list(t["gauge"]) == UNSEEN and np.isfinite(t["nse"]).all()
     # the same basins given as standard forms (dhbv prepare) give the same flows
     assert main(["prepare", "--config", str(new_yaml), "--out-dir", str(tmp_path / "std")]) == 0
-    std_cfg = {"data": {"sources": [{
+    std_cfg = {"datasets": {"unseen_std": {"sources": [{
         "type": "standard", "forcing": str(tmp_path / "std" / "unit_forcing.nc"),
         "attributes": str(tmp_path / "std" / "unit_attributes.nc"),
         "observations": str(tmp_path / "std" / "gauge_observations.nc"),
-        "membership": str(tmp_path / "std" / "gauge_membership.nc")}]}}
+        "membership": str(tmp_path / "std" / "gauge_membership.nc")}]}}}
     std_yaml = tmp_path / "std.yaml"
     std_yaml.write_text(yaml.safe_dump(std_cfg))
     assert main(["simulate", "--run-dir", str(run), "--config", str(std_yaml), "--out",
@@ -58,10 +59,11 @@ def test_simulate_unseen_basins_and_score(tmp_path):
 
 def test_cli_input_error_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"data": {"sources": [{"type": "caravan", "basins": ["1"],
-                                                         "timeseries_dir": str(tmp_path),
-                                                         "attributes_dir": f"{DEMO}/camels_us/attributes"}]},
-                                   "train": {"period": ["1981-10-01", "1982-09-30"]}}))
+    bad.write_text(yaml.safe_dump({
+        "datasets": {"bad": {"sources": [{"type": "caravan", "basins": ["1"],
+                                          "timeseries_dir": str(tmp_path),
+                                          "attributes_dir": f"{DEMO}/camels_us/attributes"}]}},
+        "train": {"dataset": "bad", "period": ["1981-10-01", "1982-09-30"]}}))
     assert main(["train", "--config", str(bad), "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "error:" in err

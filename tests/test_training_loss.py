@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from dhbv.errors import DhbvInputError
-from dhbv.training.aggregation import Membership, aggregate, batch_matrix
+from dhbv.datasets.batch import batch_matrix, batch_matrix_windows
+from dhbv.datasets.membership import Membership
+from dhbv.readout import aggregate
 from dhbv.training.losses import rmse_comb
 
 
@@ -91,7 +93,6 @@ def test_membership_errors():
 
 
 def test_windowed_batch_shares_units_only_within_one_window():
-    from dhbv.training.aggregation import batch_matrix_windows
 
     mem = _nested()
     m, units, starts = batch_matrix_windows(mem, [0, 1], [100, 100])   # same window: shared

@@ -4,6 +4,7 @@ import pandas as pd
 import torch
 
 from dhbv.io import standard as std
+from dhbv.readout import AreaWeightedReadout
 from dhbv.training import train
 
 
@@ -37,6 +38,7 @@ def test_train_on_nested_gauges_counts_units_once(tmp_path):
         def __init__(self, n_static):
             super().__init__()
             self.lin = torch.nn.Linear(3 + n_static, 1)
+            self.readout = AreaWeightedReadout()
 
         def forward(self, xd, xs, forcing, uparea, elev, *, warmup=0):
             calls.append(xd.shape[1])
@@ -44,9 +46,10 @@ def test_train_on_nested_gauges_counts_units_once(tmp_path):
             q = torch.sigmoid(self.lin(x))[..., 0] * forcing[..., 0]
             return {"streamflow": q[warmup:]}
 
-    cfg = {"run": {"seed": 3, "device": "cpu"}, "data": _nested_sources(tmp_path),
+    cfg = {"run": {"seed": 3, "device": "cpu"}, "datasets": {"nested": _nested_sources(tmp_path)},
            "model": {"attributes": ["aridity"], "warmup": 20},
-           "train": {"period": ["1990-02-01", "1990-07-01"], "rho": 30, "min_warmup": 20,
+           "train": {"dataset": "nested", "period": ["1990-02-01", "1990-07-01"], "rho": 30,
+                     "min_warmup": 20,
                      "iterations_per_epoch": 3, "epochs": 2, "progress": False,
                      "optimizer": "adam", "lr": 0.05},
            "evaluation": {"period": ["1990-07-02", "1990-07-19"]}}

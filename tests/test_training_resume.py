@@ -18,13 +18,13 @@ BASINS = ["01022500", "01057000", "01139000"]
 def tiny_config(**train_over):
     cfg = {
         "run": {"seed": 7, "device": "cpu", "threads": 1},
-        "data": {"sources": [{"type": "caravan", "basins": BASINS,
-                              "timeseries_dir": f"{DEMO}/caravan_camels_us/timeseries",
-                              "attributes_dir": f"{DEMO}/camels_us/attributes",
-                              "pet_method": "oudin"}]},
+        "datasets": {"three": {"sources": [{
+            "type": "caravan", "basins": BASINS,
+            "timeseries_dir": f"{DEMO}/caravan_camels_us/timeseries",
+            "attributes_dir": f"{DEMO}/camels_us/attributes", "pet_method": "oudin"}]}},
         "model": {"attributes": ["aridity", "meanP", "meanTa", "frac_forest"], "nmul": 2,
                   "lstm_hidden": 8, "mlp_hidden": 16, "mlp_layers": 2, "warmup": 30},
-        "train": {"period": ["1981-10-01", "1982-09-30"],
+        "train": {"dataset": "three", "period": ["1981-10-01", "1982-09-30"],
                   "validation_period": ["1982-07-01", "1982-09-30"],
                   "rho": 40, "min_warmup": 30, "iterations_per_epoch": 4, "epochs": 2,
                   "checkpoint_every": 1, "checkpoint_every_steps": 2, "progress": False},
@@ -93,10 +93,10 @@ def test_config_validation():
 
 
 def test_sampler_windows_avoid_validation_and_respect_warmup(tmp_path):
-    from dhbv.training.data import load_data
+    from dhbv.datasets import dataset_of, load_dataset
 
     c = resolve_config(tiny_config())
-    d = load_data(c["data"], c["model"]["attributes"])
+    d = load_dataset(dataset_of(c), c["model"]["attributes"])
     i0, i1 = d.check_period(*c["train"]["period"], "training")
     v0, v1 = d.check_period(*c["train"]["validation_period"], "validation")
     s = WindowSampler(d, [0, 1, 2], i0, i1, rho=40, warmup=365, min_warmup=200, batch_gauges=2,
@@ -131,12 +131,11 @@ def test_parallel_members_train_the_same_members_as_sequential(tmp_path):
 
 
 def test_per_gauge_windows_are_inside_training_and_simulated_from_their_own_start(tmp_path):
-    from dhbv.training.data import load_data
-    from dhbv.training.trainer import (build_model, compute_training_statistics, prepare,
-                                       run_units, run_windows)
+    from dhbv.datasets import dataset_of, load_dataset
+    from dhbv.runner import build_model, input_statistics, prepare, run_units, run_windows
 
     c = resolve_config(tiny_config(window_sampling="per_gauge"))
-    d = load_data(c["data"], c["model"]["attributes"])
+    d = load_dataset(dataset_of(c), c["model"]["attributes"])
     i0, i1 = d.check_period(*c["train"]["period"], "training")
     v0, v1 = d.check_period(*c["train"]["validation_period"], "validation")
     s = WindowSampler(d, [0, 1, 2], i0, i1, rho=40, warmup=365, min_warmup=200, batch_gauges=3,
@@ -150,7 +149,7 @@ def test_per_gauge_windows_are_inside_training_and_simulated_from_their_own_star
         seen.update(t0.tolist())
     assert len(seen) > 60                                   # many years per epoch, not one
     # each instance equals a run of its unit over its own window alone
-    prep = prepare(d, compute_training_statistics(d, [0, 1, 2], i0, i1))
+    prep = prepare(d, input_statistics(d, [0, 1, 2], i0, i1))
     torch.manual_seed(0)
     model = build_model(c["model"], len(d.attribute_names)).eval()
     units, starts = np.array([2, 0, 2]), np.array([300, 320, 340])

@@ -45,7 +45,7 @@ def test_dry_run_default_config(tmp_path):
     proc = run_snakemake(work, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts["build_topology"] == 2
+    assert counts["build_topology"] == 2 and counts["build_membership"] == 1
     assert counts["train_model"] == 1 and counts["simulate_basins"] == 2
     assert counts["aggregate_forcing"] == 2 and counts["build_coverage_weights"] == 2
 
@@ -104,7 +104,8 @@ def test_demo_dag_outputs(demo_run):
     assert net.sizes["reach"] == 213
     assert (demo_run / "results/network/juniata/gauge_subnetworks.nc").exists()
     assert (demo_run / "logs/build_topology/juniata.log").exists()
-    assert (demo_run / "benchmarks/build_topology/juniata.tsv").exists()
+    assert (demo_run / "logs/benchmarks/build_topology/juniata.tsv").exists()
+    assert (demo_run / "results/network/juniata/gauge_membership.nc").exists()
     run = demo_run / "results/models/tiny"
     for name in ("model.pt", "normalization_statistics.json", "training_log.csv",
                  "config.resolved.yaml"):
@@ -128,20 +129,48 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
         assert proc.returncode == 0, proc.stderr[-2000:]
         return job_counts(proc.stdout + proc.stderr)
 
-    # A gauge-table option affects only the gauge subnetworks.
+    # A gauge-table option affects only the gauge subnetworks and their membership.
     assert dry_run_with("network: {require_da_valid: true}\n") == {
-        "build_gauge_subnetworks": 1, "all": 1}
+        "build_gauge_subnetworks": 1, "build_membership": 1, "all": 1}
     # The slope floor affects the topology build and what depends on it.
     assert dry_run_with("network: {min_slope: 0.002}\n") == {
-        "build_topology": 1, "build_gauge_subnetworks": 1, "all": 1}
+        "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1, "all": 1}
     # A training option reruns training and the simulations that use the model, nothing else.
     assert dry_run_with("train: {epochs: 2}\n") == {
         "train_model": 1, "simulate_basins": 1, "all": 1}
-    # The forcing chunk size reruns the aggregation and everything downstream of it.
-    counts = dry_run_with("forcing: {chunk_days: 500}\n")
-    assert counts["aggregate_forcing"] == 2 and "build_coverage_weights" not in counts
-    assert counts["build_subunit_attributes"] == 1
-    assert counts["build_training_data"] == 1 and counts["train_model"] == 1
+    # A scoring option reruns only the simulation and scores.
+    assert dry_run_with("evaluation: {min_days: 200}\n") == {"simulate_basins": 1, "all": 1}
+    # A new daily network input rebuilds the datasets and retrains.
+    counts = dry_run_with("model: {dynamic_inputs: [P, T, PET, PET_source]}\n")
+    assert counts["build_training_data"] == 2 and counts["train_model"] == 1
+    # Knobs (speed and memory, not results) rerun nothing.
+    for knob in ("forcing: {chunk_days: 500}", "run: {threads: 1}", "train: {progress: true}",
+                 "simulate: {batch_gauges: 3}", "run: {device: auto}"):
+        assert dry_run_with(knob + "\n") == {}, knob
+
+
+def test_workflow_and_cli_resolve_the_same_configuration(demo_run):
+    """The run directory the workflow trains holds the configuration the CLI resolves from
+    the same YAML (same schema defaults; only the data paths differ)."""
+    import yaml
+
+    from dhbv.config import load_config, resolve_config
+
+    written = yaml.safe_load((demo_run / "results/models/tiny/config.resolved.yaml").read_text())
+    cli = resolve_config(load_config(REPO / "tests/config/tiny.yaml"))
+    for section in ("model", "train"):
+        assert written[section] == cli[section], section
+    assert written["run"] == cli["run"] and written["evaluation"]["period"] == \
+        cli["evaluation"]["period"]
+
+
+@pytest.mark.parametrize("cfg", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
+def test_every_experiment_config_runs_through_snakemake(cfg, tmp_path):
+    work = copy_workflow(tmp_path)
+    proc = run_snakemake(work, "-n", "--configfile", f"config/{cfg}", "--replace-workflow-config")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts.get("train_model") == 1 and counts.get("simulate_basins", 0) >= 1
 
 
 def test_demo_forcing_sub_units_conserve_basin_volume(demo_run):

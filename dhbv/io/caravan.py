@@ -89,9 +89,15 @@ def build_caravan_standard(timeseries_dir, basin_ids, attribute_table: pd.DataFr
         doy = time.day_of_year.to_numpy()[:, None]
         PET = compute_pet(pet_method, lat_deg=lat[None, :], day_of_year=doy, tmean_c=T)
         note = f"{pet_method} from T mean and latitude (dhbv.forcing.pet)"
+    # the ERA5-Land PET column is kept as a daily variable the networks may read
+    # (model.dynamic_inputs), whatever PET the physics uses
+    extra = {}
+    if all("PET_source" in f for f in frames):
+        extra["PET_source"] = np.stack([f["PET_source"].to_numpy() for f in frames], 1)
     forcing = make_unit_forcing(
         time, ids, P, T, PET, area=area, lat=lat, lon=lon, pet_method=pet_method,
-        source=f"Caravan CAMELS-US ({timeseries_dir}); P, T ERA5-Land", history=f"PET: {note}")
+        source=f"Caravan CAMELS-US ({timeseries_dir}); P, T ERA5-Land", history=f"PET: {note}",
+        extra=extra)
     obs = make_gauge_observations(time, ids, Q, units="mm d-1", area=area,
                                   source=f"Caravan CAMELS-US streamflow ({timeseries_dir})")
     return forcing, obs

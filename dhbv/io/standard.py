@@ -22,7 +22,8 @@ import xarray as xr
 from dhbv.errors import DhbvInputError
 from dhbv.io.atomic import atomic_path
 
-FORCING_UNITS = {"P": "mm d-1", "T": "degC", "PET": "mm d-1", "Tmax": "degC", "Tmin": "degC"}
+FORCING_UNITS = {"P": "mm d-1", "T": "degC", "PET": "mm d-1", "Tmax": "degC", "Tmin": "degC",
+                 "PET_source": "mm d-1"}
 CFS_TO_M3S = 0.0283168
 
 
@@ -57,10 +58,16 @@ def _str_coord(values):
 
 # ----------------------------------------------------------------------------- unit forcing
 def make_unit_forcing(time, unit_ids, P, T, PET, *, area, lat, lon, Tmax=None, Tmin=None,
-                      pet_method: str = "given", source: str = "", history: str = "") -> xr.Dataset:
-    """Build a unit-forcing Dataset; arrays are [time, unit] in the units of FORCING_UNITS."""
-    data = {"P": P, "T": T, "PET": PET, "Tmax": Tmax, "Tmin": Tmin}
-    dv = {k: (("time", "unit"), np.asarray(v, dtype=np.float32), {"units": FORCING_UNITS[k]})
+                      pet_method: str = "given", source: str = "", history: str = "",
+                      extra: dict | None = None) -> xr.Dataset:
+    """Build a unit-forcing Dataset; arrays are [time, unit] in the units of FORCING_UNITS.
+
+    ``extra``: further daily variables {name: [time, unit] array} for the networks (units from
+    FORCING_UNITS when the name is listed there, else "1").
+    """
+    data = {"P": P, "T": T, "PET": PET, "Tmax": Tmax, "Tmin": Tmin, **(extra or {})}
+    dv = {k: (("time", "unit"), np.asarray(v, dtype=np.float32),
+              {"units": FORCING_UNITS.get(k, "1")})
           for k, v in data.items() if v is not None}
     ds = xr.Dataset(
         dv,
@@ -237,7 +244,7 @@ def read_membership(path) -> xr.Dataset:
 
 
 def standard_source(forcing, attributes, observations, membership) -> dict:
-    """A ``data.sources`` entry (type ``standard``) for the four standard-form files of a dataset,
-    as written by :func:`dhbv.training.data.write_standard`."""
+    """A dataset source entry (type ``standard``) for the four standard-form files of a dataset,
+    as written by :func:`dhbv.datasets.write_standard`."""
     return {"type": "standard", "forcing": str(forcing), "attributes": str(attributes),
             "observations": str(observations), "membership": str(membership)}

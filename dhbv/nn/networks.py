@@ -129,14 +129,16 @@ class ParameterNetworks(nn.Module):
         """Number of parallel HBV components."""
         return self.arch.nmul
 
-    def raw_outputs(self, x_dyn_norm: Tensor, x_static_norm: Tensor,
-                    n_prefix: int = 0) -> tuple[Tensor, Tensor]:
-        """Sigmoid outputs before splitting.
+    def raw_outputs(self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
+                    lstm_state: tuple[Tensor, Tensor] | None = None):
+        """Sigmoid outputs before splitting, and the LSTM's final state.
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] (both normalised) →
-        (LSTM output [T, B, 3·nmul], MLP output [B, 13·nmul + 2]). With gradients enabled,
-        the first ``n_prefix`` days of the LSTM run without them (same values, and the hidden
-        state carries over): backpropagation through time is truncated there.
+        (LSTM output [T, B, 3·nmul], MLP output [B, 13·nmul + 2], final LSTM (h, c), each
+        [1, B, H]). ``lstm_state``: the LSTM's initial (h, c) (zeros when None), e.g. the final
+        state of the previous period. With gradients enabled, the first ``n_prefix`` days of
+        the LSTM run without them (same values, and the hidden state carries over):
+        backpropagation through time is truncated there.
         """
         a = self.arch
         if x_dyn_norm.dim() != 3 or x_dyn_norm.shape[-1] != a.n_dynamic_inputs:
@@ -155,18 +157,21 @@ class ParameterNetworks(nn.Module):
         static_t = x_static_norm.unsqueeze(0).expand(t, -1, -1).to(x_dyn_norm.dtype)
         lstm_in = torch.cat([x_dyn_norm, static_t], dim=-1)
         if not (0 < n_prefix < t and torch.is_grad_enabled()):
-            return self.lstm(lstm_in), self.mlp(x_static_norm)
+            out, final = self.lstm(lstm_in, lstm_state, return_state=True)
+            return out, self.mlp(x_static_norm), final
         # one DropConnect draw for the whole window, as an unsplit pass would use
         lstm = self.lstm
         masks = lstm.sample_masks() if lstm.training and lstm.dropout > 0.0 else None
         with torch.no_grad():
-            head, state = lstm(lstm_in[:n_prefix], masks=masks, return_state=True)
-        tail = lstm(lstm_in[n_prefix:], state, masks=masks)
-        return torch.cat([head, tail]), self.mlp(x_static_norm)
+            head, state = lstm(lstm_in[:n_prefix], lstm_state, masks=masks, return_state=True)
+        tail, final = lstm(lstm_in[n_prefix:], state, masks=masks, return_state=True)
+        return torch.cat([head, tail]), self.mlp(x_static_norm), final
 
-    def forward(self, x_dyn_norm: Tensor, x_static_norm: Tensor,
-                n_prefix: int = 0) -> tuple[Tensor, Tensor, Tensor]:
-        """→ (dyn [T, B, 3, nmul], static [B, 13, nmul], routing [B, 2]), all in (0, 1)."""
-        dyn_out, sta_out = self.raw_outputs(x_dyn_norm, x_static_norm, n_prefix)
-        static, routing = split_static(sta_out, self.arch.nmul)
-        return split_dynamic(dyn_out, self.arch.nmul), static, routing
+    def forward(self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
+                lstm_state: tuple[Tensor, Tensor] | None = None):
+        """→ (dyn [T, B, 3, nmul], static [B, 13, nmul], UH parameters [B, 2], all in (0, 1);
+        final LSTM (h, c)); see :meth:`raw_outputs` for ``n_prefix`` and ``lstm_state``."""
+        dyn_out, sta_out, final = self.raw_outputs(x_dyn_norm, x_static_norm, n_prefix,
+                                                   lstm_state)
+        static, uh_params = split_static(sta_out, self.arch.nmul)
+        return split_dynamic(dyn_out, self.arch.nmul), static, uh_params, final

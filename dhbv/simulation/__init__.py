@@ -1,8 +1,9 @@
 """Run a trained δHBV2.0 model on basins (seen or unseen in training) and write gauge flows.
 
 :func:`simulate` loads a run directory (weights, resolved config, normalisation statistics),
-resolves any ``data`` section (Caravan, CAMELS or standard forms, see
-:mod:`dhbv.training.data`), runs the networks + HBV once per unit and aggregates to gauges.
+reads a dataset (Caravan, CAMELS or standard forms, see :mod:`dhbv.datasets`), runs the
+networks + HBV once per unit and reads the gauges out with the model's readout
+(:mod:`dhbv.runner`). :func:`simulate_basins` is the entry of the workflow rule of that name.
 Output NetCDF: dims (time, gauge); ``streamflow`` [mm d-1] (ensemble mean), ``observed``
 [mm d-1] when observations exist, coord ``area`` [km2] (sum of member unit areas).
 """
@@ -20,42 +21,35 @@ from dhbv.errors import DhbvInputError
 log = logging.getLogger(__name__)
 
 
-def _data_section(data_config) -> dict:
-    if data_config is None:
-        return None
-    if isinstance(data_config, (str, Path)):
-        from dhbv.config import load_config
-
-        data_config = load_config(data_config)
-    return data_config.get("data", data_config) if "sources" not in data_config else data_config
-
-
-def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, scores_out=None,
-             base_dir=".", model_factory=None, device="auto", spinup=None) -> Path:
+def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_out=None,
+             base_dir=".", model_factory=None, device="auto", spinup=None,
+             min_days=None) -> Path:
     """Simulate gauge streamflow with a trained run; returns ``out_path``.
 
-    ``data_config``: a ``data`` mapping (``{"sources": [...]}``), a full config mapping or YAML
-    path holding one, or None (the training data). ``period``: [start, end] dates (default:
+    ``dataset``: a dataset mapping (``{"sources": [...]}``, e.g. from
+    :func:`dhbv.datasets.dataset_of`), or None (the run's training dataset). ``period``: [start, end] dates (default:
     config ``simulate.period``, else ``evaluation.period``). A spin-up from cold stores precedes
     the period: ``spinup`` days (default: config ``simulate.spinup``, else ``model.warmup``;
     shortened with a warning if the forcing starts later), or ``"full"``: from the first
     forcing day, a continuous simulation.
     ``obs_out``: also write the observations (standard gauge form, mm d-1). ``scores_out``:
-    also write per-gauge NSE/KGE (CSV) over ``period``.
+    also write per-gauge NSE/KGE (CSV) over ``period``, scoring gauges with at least
+    ``min_days`` observed days (default: the run's ``evaluation.min_days``).
     """
     import torch
 
     from dhbv.config import parse_spinup
+    from dhbv.datasets import dataset_of, load_dataset
     from dhbv.io.standard import make_gauge_observations, write_netcdf
-    from dhbv.training.data import load_data
-    from dhbv.training.trainer import load_trained, prepare, resolve_device, simulate_gauges
+    from dhbv.runner import load_run, prepare, resolve_device, simulate_gauges
 
     spinup = parse_spinup(spinup, "simulate(spinup=...)")
     dev = resolve_device(device)
-    models, cfg, stats = load_trained(run_dir, model_factory, device=dev)
-    data_cfg = _data_section(data_config) or cfg["data"]
-    base = Path(cfg.get("_base_dir", ".")) if data_config is None else Path(base_dir)
-    data = load_data(data_cfg, cfg["model"]["attributes"], base_dir=base)
+    models, cfg, stats = load_run(run_dir, model_factory, device=dev)
+    mc = cfg["model"]
+    base = Path(cfg.get("_base_dir", ".")) if dataset is None else Path(base_dir)
+    data = load_dataset(dataset or dataset_of(cfg), mc["attributes"], base_dir=base,
+                        dynamic_inputs=mc["dynamic_inputs"])
     period = period or cfg["simulate"]["period"] or cfg["evaluation"]["period"]
     if period is None:
         raise DhbvInputError("no simulation period: pass period or set simulate.period")
@@ -70,7 +64,7 @@ def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, score
         if warm < warm_cfg:
             log.warning("spin-up shortened to %d days (forcing starts %s)", warm,
                         data.time[cov0].date())
-    prep = prepare(data, stats)
+    prep = prepare(data, stats, mc["dynamic_inputs"])
     gauges = list(range(len(data.gauge_ids)))
     sims = []
     with torch.no_grad():
@@ -101,5 +95,16 @@ def simulate(run_dir, data_config, out_path, period=None, *, obs_out=None, score
         from dhbv.evaluation import score
 
         score(out, obs_out or out, scores_out, period,
-              min_days=int(cfg["evaluation"]["min_days"]))
+              min_days=int(cfg["evaluation"]["min_days"] if min_days is None else min_days))
+    return out
+
+
+def simulate_basins(run_dir, forcing, attributes, observations, membership, streamflow_out,
+                    scores_out, *, period, spinup, min_days, device="auto") -> Path:
+    """Rule ``simulate_basins``: one dataset in the standard forms → gauge flows and scores."""
+    from dhbv.io.standard import standard_source
+
+    dataset = {"sources": [standard_source(forcing, attributes, observations, membership)]}
+    out = simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
+                   device=device, spinup=spinup, min_days=min_days)
     return out

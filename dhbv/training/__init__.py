@@ -1,4 +1,4 @@
-"""Training of δHBV2.0 models: data, sampling, losses, multiscale aggregation, trainer."""
-from dhbv.training.trainer import train, load_trained
+"""Training of δHBV2.0 models: window sampling, losses, checkpoints and the training loop."""
+from dhbv.training.trainer import train, train_model
 
-__all__ = ["train", "load_trained"]
+__all__ = ["train", "train_model"]

@@ -1,11 +1,11 @@
-"""Multiscale δHBV2.0 training loop (model_spec.md §4, §6).
+"""Multiscale δHBV2.0 training loop (docs/training.md).
 
 One mini-batch = up to ``batch_gauges`` training gauges (capped by ``max_units_per_batch``
 distinct upstream units) and one random ``rho``-day target window inside the training period,
 preceded by a ``warmup``-day spin-up (shortened at the start of the forcing record, never below
-``min_warmup``). Networks + HBV run once per distinct unit; unit runoff is aggregated to the
-gauges with a sparse area-weight matrix; the loss (RmseComb by default) is computed on gauge
-streamflow in mm d-1 with missing observations masked.
+``min_warmup``). Networks + HBV run once per distinct unit; the model's gauge readout turns unit
+runoff into gauge streamflow; the loss (RmseComb by default) is computed on gauge streamflow in
+mm d-1 with missing observations masked.
 
 Exact resume: every random choice of step (epoch, step) of ensemble member m derives from
 (seed, m, epoch, step) — the numpy generator for gauges/window and a torch seed for dropout —
@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dhbv.datasets import BasinData, dataset_of, gauge_batch, load_dataset, select_gauges
 from dhbv.errors import DhbvInputError
-from dhbv.training.aggregation import aggregate, batch_matrix, batch_matrix_windows
+from dhbv.runner import (Prepared, build_model, configure_backends, input_statistics, prepare,
+                         resolve_device, run_units, run_windows, simulate_gauges)
 from dhbv.training.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                       save_atomic, save_checkpoint, set_rng_state)
-from dhbv.training.data import STATS_FORCING_NAMES, BasinData
 from dhbv.training.losses import nse_batch_loss, rmse_comb
 
 log = logging.getLogger(__name__)
@@ -40,141 +41,10 @@ LOG_FIELDS = ("member", "epoch", "train_loss", "val_loss", "val_median_nse", "lr
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(spec: str = "auto") -> torch.device:
-    """"auto" → CUDA when available, else CPU; otherwise the given device string."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(spec).startswith("cuda") and not torch.cuda.is_available():
-        raise DhbvInputError(f"run.device {spec!r} requested but CUDA is not available; use auto or cpu")
-    return torch.device(spec)
-
-
 def step_seed(seed: int, member: int, epoch: int, step: int) -> int:
     """Deterministic 63-bit seed for one training step."""
     return int(np.random.SeedSequence([int(seed), int(member), int(epoch), int(step)])
                .generate_state(2, np.uint64)[0] >> np.uint64(1))
-
-
-def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
-    """:class:`dhbv.model.DeltaHBV` from the ``model`` config section."""
-    from dhbv.model import DeltaHBV
-    from dhbv.physics.hbv2 import HbvOptions
-
-    return DeltaHBV(3, n_static, nmul=int(model_cfg["nmul"]),
-                    lstm_hidden=int(model_cfg["lstm_hidden"]),
-                    mlp_hidden=int(model_cfg["mlp_hidden"]), mlp_layers=int(model_cfg["mlp_layers"]),
-                    dropout=float(model_cfg["dropout"]),
-                    options=HbvOptions(**(model_cfg.get("options") or {})),
-                    lstm_dropout=model_cfg.get("lstm_dropout"), mlp_dropout=model_cfg.get("mlp_dropout"),
-                    dy_drop=float(model_cfg.get("dy_drop") or 0.0))
-
-
-def _set_numba_threads(n) -> None:
-    """Limit numba's parallel kernels to ``n`` threads (None: leave numba's default)."""
-    if n:
-        import numba
-
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-
-
-@dataclass
-class Prepared:
-    """Model-ready arrays for all units: raw (gap-filled) forcing, normalised inputs."""
-
-    forcing: np.ndarray        # [T, U, 3] raw, NaN filled by interpolation in time, rest 0
-    dyn_norm: np.ndarray       # [T, U, 3]
-    static_norm: np.ndarray    # [U, A]
-    uparea: np.ndarray         # [U] km²
-    elev: np.ndarray           # [U] m
-
-
-def prepare(data: BasinData, stats: dict) -> Prepared:
-    """Fill forcing gaps (linear in time, per unit), normalise with ``stats``."""
-    from dhbv.nn.normalization import interpolate_nan_time, normalize, normalize_attributes
-
-    filled = interpolate_nan_time(data.forcing, axis=0)
-    dyn = normalize(filled, list(STATS_FORCING_NAMES), stats, axis=-1).astype(np.float32)
-    raw = np.nan_to_num(filled, nan=0.0).astype(np.float32)
-    sta = normalize_attributes(data.attributes, data.attribute_names, stats).astype(np.float32)
-    return Prepared(raw, dyn, sta, data.uparea.astype(np.float32), data.elev.astype(np.float32))
-
-
-def compute_training_statistics(data: BasinData, gauge_indices, i0: int, i1: int) -> dict:
-    """Normalisation statistics over the training gauges' units and the training period."""
-    from dhbv.nn.normalization import compute_statistics
-
-    units = np.unique(np.concatenate([data.membership.pairs[g][0] for g in gauge_indices]))
-    f = data.forcing[i0:i1 + 1][:, units]
-    d = {n: f[..., k] for k, n in enumerate(STATS_FORCING_NAMES)}
-    for k, n in enumerate(data.attribute_names):
-        d[n] = data.attributes[units, k]
-    return compute_statistics(d)
-
-
-def _nograd_kw(nograd: int) -> dict:
-    # passed only when used, so a model_factory model with the plain forward signature works
-    return {"nograd_days": int(nograd)} if nograd > 0 else {}
-
-
-def _run(model, prep: Prepared, u: np.ndarray, dyn_norm: np.ndarray, forcing: np.ndarray,
-         warm: int, device, nograd: int = 0) -> torch.Tensor:
-    """Model streamflow for units ``u`` given their [T, U, 3] inputs (normalised and raw);
-    the first ``nograd`` spin-up days carry no gradient."""
-    xs = torch.from_numpy(prep.static_norm[u]).to(device)
-    up = torch.from_numpy(prep.uparea[u]).to(device)
-    el = torch.from_numpy(prep.elev[u]).to(device)
-    return model(torch.from_numpy(dyn_norm).to(device), xs, torch.from_numpy(forcing).to(device),
-                 up, el, warmup=int(warm), **_nograd_kw(nograd))["streamflow"]
-
-
-def run_units(model, prep: Prepared, units, s: int, e: int, warm: int, device,
-              nograd: int = 0) -> torch.Tensor:
-    """Unit streamflow [e − s − warm, U] (mm d-1) for time indices [s, e) with ``warm`` spin-up
-    (its first ``nograd`` days without gradients)."""
-    u = np.asarray(units)
-    return _run(model, prep, u, prep.dyn_norm[s:e][:, u], prep.forcing[s:e][:, u], warm, device,
-                nograd)
-
-
-def run_windows(model, prep: Prepared, units, starts, length: int, warm: int, device,
-                nograd: int = 0) -> torch.Tensor:
-    """Streamflow [length − warm, I] (mm d-1) of instances i = (units[i], window start
-    starts[i]), each run for ``length`` days from its own start with ``warm`` spin-up days
-    (the first ``nograd`` of them without gradients)."""
-    u = np.asarray(units)
-    tidx = np.asarray(starts)[None, :] + np.arange(int(length))[:, None]
-    return _run(model, prep, u, prep.dyn_norm[tidx, u[None, :]], prep.forcing[tidx, u[None, :]],
-                warm, device, nograd)
-
-
-def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: int, e: int,
-                    warm: int, device, batch_gauges: int = 200, max_units: int = 20000) -> np.ndarray:
-    """Gauge streamflow [e − s − warm, G] (mm d-1), evaluation mode, no gradients.
-
-    Gauges are processed in chunks; within a chunk every unit is simulated once.
-    """
-    out = np.empty((e - s - warm, len(gauge_indices)), dtype=np.float32)
-    model.eval()
-    with torch.no_grad():
-        for chunk in _chunks(data, list(gauge_indices), batch_gauges, max_units):
-            m, units = batch_matrix(data.membership, chunk, device=device)
-            q = aggregate(m, run_units(model, prep, units, s, e, warm, device))
-            pos = [list(gauge_indices).index(g) for g in chunk]
-            out[:, pos] = q.cpu().numpy()
-    return out
-
-
-def _chunks(data: BasinData, gauges, batch_gauges, max_units):
-    cur, units = [], set()
-    for g in gauges:
-        gu = set(data.membership.pairs[g][0].tolist())
-        if cur and (len(cur) >= batch_gauges or len(units | gu) > max_units):
-            yield cur
-            cur, units = [], set()
-        cur.append(g)
-        units |= gu
-    if cur:
-        yield cur
 
 
 # ----------------------------------------------------------------------------- sampler
@@ -302,22 +172,13 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
            compute_stats: bool = True) -> _Context:
     """Threads, device, data, normalisation statistics (computed and saved, or read back)."""
     from dhbv.nn.normalization import load_statistics, save_statistics
-    from dhbv.training.data import load_data
 
     r, t, mc = cfg["run"], cfg["train"], cfg["model"]
-    threads = threads or r.get("threads")
-    if threads:
-        torch.set_num_threads(int(threads))
+    configure_backends(r, threads)
     device = resolve_device(r["device"])
-    torch.backends.mkldnn.enabled = bool(r.get("mkldnn", False))
-    _set_numba_threads(r.get("numba_threads"))
-
-    data = load_data(cfg["data"], mc["attributes"], base_dir=base_dir)
-    tg = cfg["data"].get("train_gauges")
-    if tg is not None:
-        from dhbv.training.data import _basin_list
-
-        data = data.subset_gauges(_basin_list(tg if isinstance(tg, list) else base_dir / tg))
+    data = load_dataset(dataset_of(cfg), mc["attributes"], base_dir=base_dir,
+                        dynamic_inputs=mc["dynamic_inputs"])
+    data = select_gauges(data, t["gauges"], base_dir)
     gauges = list(range(len(data.gauge_ids)))
     i0, i1 = data.check_period(*t["period"], "training")
     excl = None
@@ -333,12 +194,12 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
     if mc.get("statistics"):
         stats = load_statistics(base_dir / mc["statistics"])
     elif compute_stats:
-        stats = compute_training_statistics(data, gauges, i0, i1)
+        stats = input_statistics(data, gauges, i0, i1, mc["dynamic_inputs"])
     else:
         stats = load_statistics(stats_path)
     if compute_stats:
         save_statistics(stats, stats_path)
-    prep = prepare(data, stats)
+    prep = prepare(data, stats, mc["dynamic_inputs"])
     obs_std = torch.tensor(np.nanstd(data.obs[i0:i1 + 1], axis=0), dtype=torch.float32,
                            device=device)
     sampler_kw = dict(rho=t["rho"], warmup=mc["warmup"], min_warmup=t["min_warmup"],
@@ -369,7 +230,7 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
 
     from dhbv.config import resolve_config, write_resolved_config
 
-    cfg = resolve_config(config)
+    cfg = resolve_config(config, source="training config")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     base_dir = Path(base_dir).resolve()
@@ -487,17 +348,17 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
             nograd = max(warm - warm_grad, 0)
             torch.manual_seed(step_seed(seed, member, epoch, step))
             if np.ndim(t0) == 0:
-                m, units = batch_matrix(data.membership, chosen, device=device)
-                q_unit = run_units(model, prep, units, t0 - warm, t0 + sampler.rho, warm, device,
-                                   nograd)
+                batch = gauge_batch(data, chosen, device=device)
+                q_unit = run_units(model, prep, batch.units, t0 - warm, t0 + sampler.rho, warm,
+                                   device, nograd)
                 y = data.obs[t0:t0 + sampler.rho][:, chosen]
             else:
-                m, units, u_t0 = batch_matrix_windows(data.membership, chosen, t0, device=device)
-                q_unit = run_windows(model, prep, units, u_t0 - warm, sampler.rho + warm, warm,
-                                     device, nograd)
+                batch = gauge_batch(data, chosen, t0, device=device)
+                q_unit = run_windows(model, prep, batch.units, batch.starts - warm,
+                                     sampler.rho + warm, warm, device, nograd)
                 tidx = t0[None, :] + np.arange(sampler.rho)[:, None]
                 y = data.obs[tidx, np.asarray(chosen)[None, :]]
-            q_g = aggregate(m, q_unit)
+            q_g = model.readout(q_unit, batch)
             y = torch.from_numpy(np.ascontiguousarray(y)).to(device)
             if not bool(torch.isfinite(y).any()):
                 step += 1
@@ -575,23 +436,22 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
     return record, state["rows"]
 
 
-def load_trained(run_dir, model_factory=None, device="cpu"):
-    """Load (models in eval mode, resolved config, normalisation statistics) of a run."""
-    from dhbv.nn.normalization import load_statistics
+def train_model(forcing, attributes, observations, membership, run_dir, *, run: dict,
+                model: dict, train_cfg: dict, knobs: dict, evaluation_period=None) -> Path:
+    """Rule ``train_model``: train on one dataset in the standard forms.
 
-    run_dir = Path(run_dir)
-    p = run_dir / "model.pt"
-    if not p.exists():
-        raise DhbvInputError(f"{p} not found; train the model first (dhbv train)")
-    blob = torch.load(p, map_location=device, weights_only=False)
-    torch.backends.mkldnn.enabled = bool(blob["config"]["run"].get("mkldnn", False))
-    _set_numba_threads(blob["config"]["run"].get("numba_threads"))
-    factory = model_factory or build_model
-    models = []
-    for m in blob["members"]:
-        net = factory(blob["config"]["model"], int(blob["n_static"])).to(device)
-        net.load_state_dict(m["weights"])
-        net.eval()
-        models.append(net)
-    cfg = dict(blob["config"], _base_dir=blob.get("base_dir", "."))
-    return models, cfg, load_statistics(run_dir / "normalization_statistics.json")
+    ``run``/``model``/``train_cfg``: the configuration sections the rule takes as params (no
+    knobs); ``knobs``: the knob values by section (:func:`dhbv.config.knobs_of`), which change
+    speed, not results; ``evaluation_period``: recorded and checked against the training
+    period.
+    """
+    from dhbv.io.standard import standard_source
+
+    name = train_cfg["dataset"]
+    cfg = {"run": {**run, **knobs.get("run", {})},
+           "datasets": {name: {"sources": [standard_source(forcing, attributes, observations,
+                                                           membership)]}},
+           "model": model, "train": {**train_cfg, **knobs.get("train", {})},
+           "simulate": dict(knobs.get("simulate", {})),
+           "evaluation": {"period": evaluation_period}}
+    return train(cfg, run_dir)

@@ -5,6 +5,7 @@ rule all_networks:
     input:
         expand("results/network/{domain}/network.nc", domain=DOMAINS),
         expand("results/network/{domain}/gauge_subnetworks.nc", domain=GAUGED_DOMAINS),
+        expand("results/network/{domain}/gauge_membership.nc", domain=GAUGED_DOMAINS),
 
 
 rule all_forcing:
@@ -22,5 +23,5 @@ rule all_simulations:
         expand(
             "results/simulation/{run}/{dataset}/scores.csv",
             run=config["run"]["name"],
-            dataset=config["simulate"]["datasets"],
+            dataset=config["simulate"]["datasets"] if config["train"]["dataset"] else [],
         ),

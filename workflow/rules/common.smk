@@ -1,5 +1,7 @@
 # Shared helpers: wildcard constraints and config look-ups.
 
+from dhbv.config import without_knobs
+
 
 wildcard_constraints:
     domain="[A-Za-z0-9_]+",
@@ -59,6 +61,7 @@ def dataset_inputs(wildcards):
             "forcing_dir",
             "streamflow_dir",
             "membership",
+            "network",
         ):
             if src.get(key):
                 files[f"{key}_{i}"] = src[key]

@@ -1,4 +1,4 @@
-# Gridded daily forcing → unit catchments with exact coverage weights (workflow_spec.md §10).
+# Gridded daily forcing → unit catchments with exact coverage weights (docs/forcing.md).
 
 
 rule build_coverage_weights:
@@ -10,7 +10,7 @@ rule build_coverage_weights:
     log:
         "logs/build_coverage_weights/{units}.log",
     benchmark:
-        "benchmarks/build_coverage_weights/{units}.tsv"
+        "logs/benchmarks/build_coverage_weights/{units}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -34,7 +34,7 @@ rule aggregate_forcing:
     log:
         "logs/aggregate_forcing/{units}.log",
     benchmark:
-        "benchmarks/aggregate_forcing/{units}.tsv"
+        "logs/benchmarks/aggregate_forcing/{units}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -46,7 +46,6 @@ rule aggregate_forcing:
         pet_method=lambda w: forcing_cfg(w)["pet_method"],
         period=lambda w: forcing_cfg(w)["period"],
         crs=lambda w: forcing_cfg(w)["crs"],
-        chunk_days=config["forcing"]["chunk_days"],
         min_coverage=config["forcing"]["min_coverage"],
     script:
         "../scripts/aggregate_forcing.py"
@@ -62,7 +61,7 @@ rule build_subunit_attributes:
     log:
         "logs/build_subunit_attributes/{units}.log",
     benchmark:
-        "benchmarks/build_subunit_attributes/{units}.tsv"
+        "logs/benchmarks/build_subunit_attributes/{units}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1

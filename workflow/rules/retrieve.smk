@@ -12,7 +12,7 @@ rule retrieve_usgs_streamflow:
     log:
         "logs/retrieve_usgs_streamflow/all.log",
     benchmark:
-        "benchmarks/retrieve_usgs_streamflow/all.tsv"
+        "logs/benchmarks/retrieve_usgs_streamflow/all.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -33,7 +33,7 @@ rule retrieve_gridmet:
     log:
         "logs/retrieve_gridmet/{units}_{var}.log",
     benchmark:
-        "benchmarks/retrieve_gridmet/{units}_{var}.tsv"
+        "logs/benchmarks/retrieve_gridmet/{units}_{var}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -58,7 +58,7 @@ rule retrieve_merit_basins:
     log:
         "logs/retrieve_merit_basins/{zone}.log",
     benchmark:
-        "benchmarks/retrieve_merit_basins/{zone}.tsv"
+        "logs/benchmarks/retrieve_merit_basins/{zone}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1

@@ -1,4 +1,5 @@
-# Simulation of gauged basins with a trained model (including basins never seen in training).
+# Simulation of gauged basins with a trained model (including basins never seen in training)
+# and their scores (docs/simulation.md).
 
 
 rule simulate_basins:
@@ -16,7 +17,7 @@ rule simulate_basins:
     log:
         "logs/simulate_basins/{run}_{dataset}.log",
     benchmark:
-        "benchmarks/simulate_basins/{run}_{dataset}.tsv"
+        "logs/benchmarks/simulate_basins/{run}_{dataset}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 2
@@ -25,8 +26,8 @@ rule simulate_basins:
         runtime=120,
         gpu=1,
     params:
-        period=config["simulate"]["period"],
+        period=config["simulate"]["period"] or config["evaluation"]["period"],
         spinup=config["simulate"]["spinup"],
-        device=config["run"]["device"],
+        min_days=config["evaluation"]["min_days"],
     script:
         "../scripts/simulate_basins.py"

@@ -1,4 +1,4 @@
-# MERIT river-network topology (routing_spec.md §12-13).
+# MERIT river-network topology, gauge subnetworks and gauge membership (docs/network.md).
 
 
 rule build_topology:
@@ -9,7 +9,7 @@ rule build_topology:
     log:
         "logs/build_topology/{domain}.log",
     benchmark:
-        "benchmarks/build_topology/{domain}.tsv"
+        "logs/benchmarks/build_topology/{domain}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -33,7 +33,7 @@ rule build_gauge_subnetworks:
     log:
         "logs/build_gauge_subnetworks/{domain}.log",
     benchmark:
-        "benchmarks/build_gauge_subnetworks/{domain}.tsv"
+        "logs/benchmarks/build_gauge_subnetworks/{domain}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -45,3 +45,23 @@ rule build_gauge_subnetworks:
         require_da_valid=config["network"]["require_da_valid"],
     script:
         "../scripts/build_gauge_subnetworks.py"
+
+
+rule build_membership:
+    input:
+        network="results/network/{domain}/network.nc",
+        subnetworks="results/network/{domain}/gauge_subnetworks.nc",
+    output:
+        membership="results/network/{domain}/gauge_membership.nc",
+    log:
+        "logs/build_membership/{domain}.log",
+    benchmark:
+        "logs/benchmarks/build_membership/{domain}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/build_membership.py"

@@ -1,4 +1,4 @@
-# Training data in the standard on-disk form, and multiscale δHBV2.0 training (model_spec.md §4-6).
+# Training data in the standard on-disk form, and multiscale δHBV2.0 training (docs/datasets.md, docs/training.md).
 
 
 rule build_training_data:
@@ -12,7 +12,7 @@ rule build_training_data:
     log:
         "logs/build_training_data/{dataset}.log",
     benchmark:
-        "benchmarks/build_training_data/{dataset}.tsv"
+        "logs/benchmarks/build_training_data/{dataset}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1
@@ -22,6 +22,7 @@ rule build_training_data:
     params:
         sources=lambda w: config["datasets"][w.dataset]["sources"],
         attributes=config["model"]["attributes"],
+        dynamic_inputs=config["model"]["dynamic_inputs"],
     script:
         "../scripts/build_training_data.py"
 
@@ -40,7 +41,7 @@ rule train_model:
     log:
         "logs/train_model/{run}.log",
     benchmark:
-        "benchmarks/train_model/{run}.tsv"
+        "logs/benchmarks/train_model/{run}.tsv"
     conda:
         "../../envs/dhbv.yaml"
     threads: 2
@@ -49,10 +50,8 @@ rule train_model:
         runtime=720,
         gpu=1,
     params:
-        dataset=config["train"]["dataset"],
-        run=config["run"],
+        run={"seed": config["run"]["seed"]},
         model=config["model"],
-        train=config["train"],
-        evaluation=config["evaluation"],
+        train=without_knobs(config, "train"),
     script:
         "../scripts/train_model.py"

@@ -12,7 +12,7 @@ aggregate_forcing(
     snakemake.output.forcing,
     variables=snakemake.params.variables,
     pet_method=snakemake.params.pet_method,
-    chunk_days=snakemake.params.chunk_days,
+    chunk_days=snakemake.config["forcing"]["chunk_days"],  # a knob: reruns nothing
     min_coverage=snakemake.params.min_coverage,
     crs=snakemake.params.crs,
     start=start,

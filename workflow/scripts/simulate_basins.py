@@ -1,24 +1,22 @@
-"""Simulate a standard-form dataset with a trained run and score it (thin wrapper)."""
+"""Rule simulate_basins: simulate and score a dataset with a trained run (dhbv.simulation)."""
 
 from pathlib import Path
 
-from dhbv.io.standard import standard_source
-from dhbv.simulation import simulate
+from dhbv.simulation import simulate_basins
 from dhbv.workflow_support import setup_script_logging
 
 setup_script_logging(snakemake.log[0])
 inp = snakemake.input
-data = {
-    "sources": [
-        standard_source(inp.forcing, inp.attributes, inp.observations, inp.membership)
-    ]
-}
-simulate(
+simulate_basins(
     Path(inp.weights).parent,
-    data,
+    inp.forcing,
+    inp.attributes,
+    inp.observations,
+    inp.membership,
     snakemake.output.streamflow,
-    snakemake.params.period,
-    scores_out=snakemake.output.scores,
-    device=snakemake.params.device,
+    snakemake.output.scores,
+    period=snakemake.params.period,
     spinup=snakemake.params.spinup,
+    min_days=snakemake.params.min_days,
+    device=snakemake.config["run"]["device"],  # a knob: not a param, reruns nothing
 )

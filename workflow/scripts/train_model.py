@@ -1,22 +1,24 @@
-"""Train a δHBV2.0 model on a standard-form dataset (thin wrapper around dhbv.training.train)."""
+"""Rule train_model: train δHBV2.0 on a dataset in the standard forms (dhbv.training.train_model)."""
 
 from pathlib import Path
 
-from dhbv.io.standard import standard_source
-from dhbv.training import train
+from dhbv.config import knobs_of
+from dhbv.training import train_model
 from dhbv.workflow_support import setup_script_logging
 
 setup_script_logging(snakemake.log[0])
 inp = snakemake.input
-config = {
-    "run": dict(snakemake.params.run, name=snakemake.wildcards.run),
-    "data": {
-        "sources": [
-            standard_source(inp.forcing, inp.attributes, inp.observations, inp.membership)
-        ]
-    },
-    "model": snakemake.params.model,
-    "train": {k: v for k, v in snakemake.params.train.items() if k != "dataset"},
-    "evaluation": snakemake.params.evaluation,
-}
-train(config, Path(snakemake.output.weights).parent)
+train_model(
+    inp.forcing,
+    inp.attributes,
+    inp.observations,
+    inp.membership,
+    Path(snakemake.output.weights).parent,
+    run=dict(snakemake.params.run, name=snakemake.wildcards.run),
+    model=snakemake.params.model,
+    train_cfg=snakemake.params.train,
+    # knobs (threads, device, progress) and the evaluation period (checked against the training
+    # period at workflow start already) are not params: editing them reruns nothing
+    knobs=knobs_of(snakemake.config),
+    evaluation_period=snakemake.config["evaluation"]["period"],
+)
