@@ -1,4 +1,4 @@
-"""NSE / KGE on hand-computed cases (evaluation_spec.md §1-3)."""
+"""NSE / KGE on hand-computed cases (docs/evaluation.md §2-3)."""
 import numpy as np
 import pytest
 

@@ -1,20 +1,21 @@
 """Evaluation: streamflow metrics (:mod:`dhbv.evaluation.metrics`) and gauge scoring.
 
 :func:`score` compares a simulation file with observations over a period and writes a
-per-gauge CSV (NSE, KGE and its components).
+per-gauge CSV with the full metric set (:data:`dhbv.evaluation.table.METRICS`);
+:func:`summarize` gives medians over gauges. Definitions and protocol: docs/evaluation.md.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from dhbv.errors import DhbvInputError
-from dhbv.evaluation.metrics import kge, kge_components, nse, score_table
+from dhbv.evaluation.metrics import (METRICS, PAPER_METRICS, kge, kge_components,
+                                     metrics_table, nse, score_table)
 
-__all__ = ["nse", "kge", "kge_components", "score_table", "score", "summarize"]
+__all__ = ["nse", "kge", "kge_components", "metrics_table", "METRICS", "PAPER_METRICS",
+           "score_table", "score", "summarize"]
 
 
 def _obs_mm(path) -> xr.DataArray:
@@ -32,14 +33,15 @@ def _obs_mm(path) -> xr.DataArray:
 
 def score(sim_path, obs_path, out_csv, period=None, *, min_days: int = 365,
           max_missing_fraction: float | None = None) -> pd.DataFrame:
-    """Per-gauge NSE/KGE of a simulation file against observations; writes ``out_csv``.
+    """Per-gauge metrics of a simulation file against observations; writes ``out_csv``.
 
     ``sim_path``: NetCDF with ``streamflow`` (time, gauge) in mm d-1 (``dhbv simulate``
     output). ``obs_path``: standard gauge observations (mm d-1 or m3 s-1, converted) or a
     simulation file holding ``observed``. ``period``: [start, end] (default: the simulation's
     span). Gauges with fewer than ``min_days`` valid days (or more than
-    ``max_missing_fraction`` missing) get NaN metrics and ``excluded = True``.
-    Returns the table; the CSV is written atomically.
+    ``max_missing_fraction`` of the period's days missing; the paper uses 0.3) get NaN
+    metrics and ``excluded = True``. Columns: see :func:`dhbv.evaluation.metrics_table`, plus
+    period_start and period_end. Returns the table; the CSV is written atomically.
     """
     from dhbv.io.standard import write_text_atomic
 
@@ -60,20 +62,34 @@ def score(sim_path, obs_path, out_csv, period=None, *, min_days: int = 365,
     o = obs.sel(gauge=list(sim["gauge"].values)).reindex(time=t)
     s_arr = sim.transpose("gauge", "time").values
     o_arr = o.transpose("gauge", "time").values
-    if max_missing_fraction is not None:
-        frac = 1 - np.isfinite(o_arr).mean(axis=1)
-        o_arr = np.where((frac > max_missing_fraction)[:, None], np.nan, o_arr)
-    table = score_table(s_arr, o_arr, list(sim["gauge"].values), min_days=min_days)
+    table = score_table(s_arr, o_arr, list(sim["gauge"].values), min_days=min_days,
+                        max_missing_fraction=max_missing_fraction)
     table.insert(1, "period_start", str(t[0].date()))
     table.insert(2, "period_end", str(t[-1].date()))
     write_text_atomic(table.to_csv(index=False), out_csv)
     return table
 
 
+def _median(values) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
 def summarize(table: pd.DataFrame) -> dict:
-    """Median NSE/KGE over gauges (NaN ignored) and the number of gauges used."""
-    ok = table[~table["excluded"]]
-    return {"n_gauges": int(ok["nse"].notna().sum()),
-            "median_nse": float(np.nanmedian(ok["nse"])) if len(ok) else float("nan"),
-            "median_kge": float(np.nanmedian(ok["kge"])) if len(ok) else float("nan"),
-            "mean_nse": float(np.nanmean(ok["nse"])) if len(ok) else float("nan")}
+    """Medians over the gauges that were not excluded (NaN metrics ignored).
+
+    Keys: ``n_gauges`` (gauges with a finite NSE), ``median_nse``, ``median_kge``,
+    ``mean_nse`` and ``median_<key>`` for every other metric column of
+    :data:`dhbv.evaluation.table.METRICS` present in ``table`` (older tables hold only
+    NSE/KGE).
+    """
+    ok = table[~table["excluded"].astype(bool)]
+    nse_ok = ok["nse"].to_numpy(dtype=np.float64)
+    out = {"n_gauges": int(np.isfinite(nse_ok).sum()), "median_nse": _median(nse_ok),
+           "median_kge": _median(ok["kge"]),
+           "mean_nse": float(np.nanmean(nse_ok)) if np.isfinite(nse_ok).any() else float("nan")}
+    for key in METRICS:
+        if key in ok.columns and f"median_{key}" not in out:
+            out[f"median_{key}"] = _median(ok[key])
+    return out
