@@ -9,7 +9,7 @@ from dhbv.config_reference import load_schema, main, render
 REPO = Path(__file__).resolve().parents[1]
 
 TINY_SCHEMA = {
-    "description": "Tiny   test\n schema.",
+    "description": "Tiny   test\n schema (x < y).",
     "required": ["sets"],
     "properties": {
         "run": {
@@ -32,7 +32,7 @@ TINY_SCHEMA = {
                 "type": "object",
                 "required": ["grid"],
                 "properties": {
-                    "grid": {"type": "string", "x-file": True, "description": "Grid file."},
+                    "grid": {"type": "string", "x-file": True, "description": "Grid <name>.nc."},
                     "spinup": {"anyOf": [{"type": "null"},
                                          {"type": "integer", "minimum": 0},
                                          {"type": "string", "enum": ["full"]}],
@@ -49,7 +49,7 @@ TINY_EXPECTED = """\
 <!-- Generated from dhbv/schemas/config.schema.yaml by `python -m dhbv.config_reference`; \
 do not edit by hand. -->
 
-Tiny test schema.
+Tiny test schema (x &lt; y).
 
 ## `run`
 
@@ -69,7 +69,7 @@ Required.
 
 | key | type | default | description |
 |---|---|---|---|
-| `sets.<name>.grid` | string, path (must exist) | required | Grid file. |
+| `sets.<name>.grid` | string, path (must exist) | required | Grid &lt;name&gt;.nc. |
 | `sets.<name>.spinup` | null or integer ≥ 0 or `full` | `full` |  |
 """
 
