@@ -1,10 +1,12 @@
-"""Command-line interface: ``dhbv train | simulate | evaluate | prepare``.
+"""Command-line interface: ``dhbv train | simulate | parameters | evaluate | prepare``.
 
 * ``dhbv train --config X.yaml --run-dir D`` — train (resumes from D's checkpoints).
 * ``dhbv simulate --run-dir D [--config X.yaml [--dataset NAME]] --out F.nc
   [--period START END] [--obs-out O.nc] [--scores S.csv]`` — run a trained model on a dataset
   of X (default: the run's training dataset) and write gauge flows (mm d-1) and optionally
   scores.
+* ``dhbv parameters --run-dir D [--config X.yaml [--dataset NAME]] [--period START END]
+  [--out P.csv]`` — how much of each HBV parameter's range the trained run uses.
 * ``dhbv evaluate --sim F.nc --obs O.nc --out S.csv [--period START END] [--min-days N]`` —
   per-gauge NSE/KGE.
 * ``dhbv prepare --config X.yaml [--dataset NAME] --out-dir DIR`` — write the standard forms
@@ -54,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--spinup", type=_spinup, default=None,
                    help="spin-up days before the period, or 'full' (from the first forcing day); "
                         "default: the run's simulate.spinup, else model.warmup")
+    s.add_argument("--member", type=int, default=None,
+                   help="simulate this ensemble member alone (0-based), not the ensemble mean")
+    q = sub.add_parser("parameters", help="share of each learned HBV parameter at its range ends")
+    q.add_argument("--run-dir", required=True)
+    q.add_argument("--config", default=None, help="configuration YAML holding the dataset")
+    q.add_argument("--dataset", default=None)
+    q.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
+    q.add_argument("--out", default=None, help="also write the table (CSV)")
     e = sub.add_parser("evaluate", help="score a simulation against observations")
     e.add_argument("--sim", required=True)
     e.add_argument("--obs", required=True)
@@ -90,13 +100,25 @@ def main(argv=None) -> int:
 
             dataset = dataset_of(load_config(args.config), args.dataset) if args.config else None
             print(simulate(args.run_dir, dataset, args.out, args.period,
-                           obs_out=args.obs_out, scores_out=args.scores, spinup=args.spinup))
+                           obs_out=args.obs_out, scores_out=args.scores, spinup=args.spinup,
+                           member=args.member))
             if args.scores:
                 import pandas as pd
 
                 from dhbv.evaluation import summarize
 
                 print(summarize(pd.read_csv(args.scores)))
+        elif args.command == "parameters":
+            from dhbv.config import load_config
+            from dhbv.datasets import dataset_of
+            from dhbv.io.standard import write_text_atomic
+            from dhbv.parameters import range_use
+
+            dataset = dataset_of(load_config(args.config), args.dataset) if args.config else None
+            table = range_use(args.run_dir, dataset, args.period)
+            if args.out:
+                write_text_atomic(table.to_csv(index=False), args.out)
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         elif args.command == "evaluate":
             from dhbv.evaluation import score, summarize
 

@@ -119,3 +119,36 @@ def test_bad_spinup_is_rejected_with_the_key_named(tmp_path, capsys):
     else:
         raise AssertionError("simulate(spinup='long') was accepted")
     assert not (tmp_path / "y.nc").exists()
+
+
+def test_members_alone_average_to_the_ensemble_and_parameters_stay_in_range(tmp_path):
+    from dhbv.parameters import learned_parameters, range_use
+    from dhbv.physics.hbv2 import PARAMETER_RANGES
+
+    cfg = tiny_config(ensemble=2, epochs=1, iterations_per_epoch=2, validation_period=None,
+                      checkpoint_every_steps=None)
+    run = tmp_path / "run"
+    train(copy.deepcopy(cfg), run)
+    period = ["1996-01-01", "1996-12-31"]
+    for name, extra in (("all", []), ("m0", ["--member", "0"]), ("m1", ["--member", "1"])):
+        assert main(["simulate", "--run-dir", str(run), "--out", str(tmp_path / f"{name}.nc"),
+                     "--period", *period, *extra]) == 0
+    with xr.open_dataset(tmp_path / "all.nc") as a, xr.open_dataset(tmp_path / "m0.nc") as m0, \
+            xr.open_dataset(tmp_path / "m1.nc") as m1:
+        assert m0.attrs["member"] == 0 and a.attrs["member"] == "all"
+        assert not np.allclose(m0["streamflow"].values, m1["streamflow"].values)
+        np.testing.assert_allclose(a["streamflow"].values,
+                                   (m0["streamflow"].values + m1["streamflow"].values) / 2,
+                                   rtol=1e-6, atol=1e-7)
+    assert main(["simulate", "--run-dir", str(run), "--out", str(tmp_path / "x.nc"),
+                 "--member", "2"]) == 2
+    assert not (tmp_path / "x.nc").exists()
+    phys = learned_parameters(run, period=period)
+    assert phys["FC"].shape == (2, 3, 2) and phys["BETA"].shape == (2, 366, 3, 2)
+    for name, (lo, hi) in PARAMETER_RANGES.items():
+        assert lo <= phys[name].min() and phys[name].max() <= hi, name
+    table = range_use(run, period=period).set_index("parameter")
+    lo, hi = PARAMETER_RANGES["FC"]
+    scaled_fc = (phys["FC"] - lo) / (hi - lo)
+    np.testing.assert_allclose(table.loc["FC", "q50"], np.quantile(scaled_fc, 0.5), rtol=1e-5)
+    np.testing.assert_allclose(table.loc["FC", "at_low"], (scaled_fc < 0.02).mean())

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_out=None,
              base_dir=".", model_factory=None, device="auto", spinup=None,
-             min_days=None) -> Path:
+             min_days=None, member: int | None = None) -> Path:
     """Simulate gauge streamflow with a trained run; returns ``out_path``.
 
     ``dataset``: a dataset mapping (``{"sources": [...]}``, e.g. from
@@ -46,6 +46,10 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
     spinup = parse_spinup(spinup, "simulate(spinup=...)")
     dev = resolve_device(device)
     models, cfg, stats = load_run(run_dir, model_factory, device=dev)
+    if member is not None:
+        if not 0 <= int(member) < len(models):
+            raise DhbvInputError(f"member {member}: the run has members 0..{len(models) - 1}")
+        models = [models[int(member)]]
     mc = cfg["model"]
     base = Path(cfg.get("_base_dir", ".")) if dataset is None else Path(base_dir)
     data = load_dataset(dataset or dataset_of(cfg), mc["attributes"], base_dir=base,
@@ -86,6 +90,7 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
         coords={"time": time, "gauge": np.array(data.gauge_ids, dtype=object),
                 "area": ("gauge", area, {"units": "km2"})},
         attrs={"run_dir": str(Path(run_dir).resolve()), "ensemble_members": len(models),
+               "member": "all" if member is None else int(member),
                "warmup_days": warm, "sources": "; ".join(data.provenance)})
     out = write_netcdf(ds, out_path)
     if obs_out:
