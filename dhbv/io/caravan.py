@@ -11,6 +11,7 @@ the configured method (Oudin from T mean by default; Hargreaves needs Tmax/Tmin,
 """
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,17 @@ _DATED_COLUMNS = {"streamflow_mm_per_day": "Q", "total_precipitation_sum_mm": "P
 def read_caravan_csv(path, start: str = CARAVAN_START) -> pd.DataFrame:
     """Read one Caravan basin CSV → DataFrame indexed by date, columns P, T, PET_source, Q.
 
-    Units: P, PET_source, Q mm d-1; T degC. Missing values (NA) are NaN.
+    Units: P, PET_source, Q mm d-1; T degC. Missing values (NA) are NaN. ``path`` may be
+    gzip-compressed; ``<id>.csv`` falls back to ``<id>.csv.gz`` when only that exists.
     """
     path = Path(path)
+    if not path.exists() and Path(f"{path}.gz").exists():
+        path = Path(f"{path}.gz")
     if not path.exists():
         raise DhbvInputError(f"Caravan time series {path} not found; check timeseries_dir and the "
                              "basin list")
-    with open(path) as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
         first = fh.readline()
     if any(c.isalpha() and c not in "eEnNaA" for c in first) or first.lower().startswith("date"):
         df = pd.read_csv(path, na_values=["NA", "NaN", ""])
