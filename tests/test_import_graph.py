@@ -12,6 +12,7 @@ layout, not a cycle).
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "dhbv"
-PARALLEL_IMPORTS = 2  # subprocesses at a time
+PARALLEL_IMPORTS = max(2, os.cpu_count() or 2)  # subprocesses at a time
 IMPORT_TIMEOUT_S = 120
 
 
