@@ -1,4 +1,4 @@
-"""The pair of parameterisation networks of δHBV2.0: LSTM (dynamic) + MLP (static, routing).
+"""The pair of parameterisation networks of δHBV2.0: LSTM (dynamic) + MLP (static, UH).
 
 :class:`NetworkArchitecture` records every size/shape choice; it is what
 :mod:`dhbv.nn.checkpoint` infers from a state dict and what :class:`ParameterNetworks` is built
