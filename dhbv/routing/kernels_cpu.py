@@ -1,0 +1,248 @@
+"""Numba CPU kernels of the Muskingum–Cunge network solve: forward and adjoint sweeps.
+
+Forward, one routing step t → t+1 (docs/routing.md §5):
+
+1. coefficients, parallel over reaches: K_i from Q_i(t) (``celerity.travel_time``), C1…C4, and
+   the known part b_i = C2·I_i(t) + C3·Q_i(t) + C4·q'_i;
+2. one sequential pass in topological order solves (I − diag(C1)·N)·x = b exactly:
+   x_i = b_i + C1_i·Σ_{j∈up(i)} v_j, Q_i(t+1) = max(x_i, q_min); v_j = Q_j(t+1) when clamping
+   as the sweep goes ("sweep") and v_j = x_j when clamping after the solve ("after").
+   Upstream sums are built by pushing each result to its downstream reach, in increasing
+   index order (the same order as a CSR sum over the sorted upstream list).
+
+The block means of the routed discharge (daily values) are accumulated inside the time loop
+(``blk[u]`` = output row of accumulated state u, −1 = not accumulated), so hourly discharge is
+never kept unless gradients are needed: then ``store[t]`` holds x(t) (store[0] = initial
+state as given), from which the adjoint recomputes everything else.
+
+Adjoint, reverse in time; per step: coefficients and dK/dθ from Q(t) (parallel), then the
+transposed triangular system by one sequential pass in reverse topological order
+(x̄_i = gate·(Q̄_i(t+1) + C1_k·x̄_k), k = downstream of i), then the parameter, lateral-inflow
+and Q(t) adjoints (parallel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .celerity import (C_HALF_DT, C_QMIN, C_ZERO, coefficients, travel_time,
+                       travel_time_adjoint, travel_time_grad)
+
+_opts = dict(cache=True, fastmath=False, error_model="numpy")
+
+
+@njit(inline="always", **_opts)
+def _floor(v, lo):
+    return v if v >= lo else lo
+
+
+@njit(inline="always", **_opts)
+def accumulate(q, ro_idx, sums, row):
+    """sums[row, r] += q[ro_idx[r]] for every readout r (nothing when row < 0)."""
+    if row >= 0:
+        for r in range(ro_idx.size):
+            sums[row, r] += q[ro_idx[r]]
+
+
+@njit(inline="always", **_opts)
+def readout_adjoint(g, ro_idx, gsums, row):
+    """g[ro_idx[r]] += gsums[row, r] (adjoint of ``accumulate``)."""
+    if row >= 0:
+        for r in range(ro_idx.size):
+            g[ro_idx[r]] += gsums[row, r]
+
+
+@njit(inline="always", **_opts)
+def clamp_volume(mode, after, i, k, delta, q, theta, aux, xw, cst):
+    """Water created [m³] by lifting x_i to Q_i = x_i + delta (docs/routing.md §6).
+
+    "sweep": δ·(K_i(1−X_i) + Δt/2); "after" with a downstream reach k: δ·(K_i(1−X_i) + K_kX_k)
+    (the downstream reach saw x_i, not Q_i, as inflow at the end of the step).
+    """
+    ki = travel_time(mode, q[i], theta, aux, i, cst)
+    own = float(ki) * (1.0 - float(xw[i]))
+    if after and k >= 0:
+        kk = travel_time(mode, q[k], theta, aux, k, cst)
+        return float(delta) * (own + float(kk) * float(xw[k]))
+    return float(delta) * (own + float(cst[C_HALF_DT]))
+
+
+@njit(parallel=True, **_opts)
+def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_idx, blk,
+                   start_conv, sums, store, qfinal, diag):
+    """Route ``blk.size`` steps.
+
+    mode : geometry code; after : clamp after the solve (else during the sweep)
+    qlat [R, n] lateral inflow [m³/s], record r held for ``hold`` steps (step t uses r = t//hold)
+    theta [m, n], aux [2, n] : per-reach geometry parameters (``geometry.kernel_parameters``)
+    xw [n] : Muskingum X; down [n] : downstream index (−1 outlet); q0 [n] : initial Q [m³/s]
+    ro_idx [r] : reaches read out; blk [n_steps] : output row of accumulated state u (state
+    u = Q(u) when ``start_conv`` else Q(u+1)); sums [rows, r] accumulated (+=) sums
+    store [n_steps+1, n] : x(t) for the adjoint (time stride 0 when not needed)
+    qfinal [n] : Q(n_steps); diag [4] : += (negative solves, clamped solves, clamp volume
+    [m³], outlet outflow volume [m³] by the trapezoid rule)
+    """
+    n = q0.size
+    n_steps = blk.size
+    qmin, zero, half_dt = cst[C_QMIN], cst[C_ZERO], cst[C_HALF_DT]
+    q = np.empty_like(q0)
+    b = np.empty_like(q0)
+    c1 = np.empty_like(q0)
+    inf_old = np.zeros_like(q0)   # Σ_up Q_j(t)
+    inf_new = np.zeros_like(q0)   # Σ_up v_j(t+1) (the values the solve uses)
+    inf_next = np.zeros_like(q0)  # Σ_up Q_j(t+1) when it differs ("after")
+    for i in range(n):
+        store[0, i] = q0[i]
+        q[i] = _floor(q0[i], qmin)
+    for i in range(n):
+        if down[i] >= 0:
+            inf_old[down[i]] += q[i]
+    n_neg = 0
+    n_clamp = 0
+    vol_clamp = 0.0
+    vol_out = 0.0
+    for t in range(n_steps):
+        r = t // hold
+        if start_conv:
+            accumulate(q, ro_idx, sums, blk[t])
+        for i in prange(n):
+            k = travel_time(mode, q[i], theta, aux, i, cst)
+            cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
+            b[i] = cc2 * inf_old[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+            c1[i] = cc1
+            inf_new[i] = zero
+            inf_next[i] = zero
+        for i in range(n):
+            x = b[i] + c1[i] * inf_new[i]
+            store[t + 1, i] = x
+            qn = x
+            kd = down[i]
+            if x < qmin:
+                qn = qmin
+                n_clamp += 1
+                if x < zero:
+                    n_neg += 1
+                vol_clamp += clamp_volume(mode, after, i, kd, qmin - x, q, theta, aux, xw, cst)
+            if kd >= 0:
+                if after:
+                    inf_new[kd] += x
+                    inf_next[kd] += qn
+                else:
+                    inf_new[kd] += qn
+            else:
+                vol_out += float(half_dt) * (float(q[i]) + float(qn))
+            q[i] = qn
+        if after:
+            inf_old, inf_next = inf_next, inf_old
+        else:
+            inf_old, inf_new = inf_new, inf_old
+        if not start_conv:
+            accumulate(q, ro_idx, sums, blk[t])
+    for i in range(n):
+        qfinal[i] = q[i]
+    diag[0] += n_neg
+    diag[1] += n_clamp
+    diag[2] += vol_clamp
+    diag[3] += vol_out
+
+
+@njit(parallel=True, **_opts)
+def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indices, store, cst,
+                    ro_idx, blk, start_conv, gsums, gqfinal, gtheta, gqlat, gq0):
+    """Adjoint of ``forward_kernel`` (same arguments; ``store`` as the forward wrote it).
+
+    gsums [rows, r], gqfinal [n] : adjoints of the outputs; writes gtheta [m, n] (dL/dθ),
+    gqlat [R, n] (dL/dq', zero where q' was floored) and gq0 [n] (dL/dq0).
+    """
+    n = store.shape[1]
+    n_steps = blk.size
+    m = theta.shape[0]
+    qmin, zero = cst[C_QMIN], cst[C_ZERO]
+    g = np.empty(n, dtype=store.dtype)
+    xb = np.empty(n, dtype=store.dtype)
+    c1 = np.empty(n, dtype=store.dtype)
+    c2 = np.empty(n, dtype=store.dtype)
+    c3 = np.empty(n, dtype=store.dtype)
+    c4 = np.empty(n, dtype=store.dtype)
+    kq = np.empty(n, dtype=store.dtype)
+    kth = np.empty((5, n), dtype=store.dtype)
+    for i in range(n):
+        g[i] = gqfinal[i]
+    for j in range(m):
+        for i in range(n):
+            gtheta[j, i] = zero
+    for r in range(qlat.shape[0]):
+        for i in range(n):
+            gqlat[r, i] = zero
+    if not start_conv:
+        readout_adjoint(g, ro_idx, gsums, blk[n_steps - 1])
+    for t in range(n_steps - 1, -1, -1):
+        r = t // hold
+        for i in prange(n):
+            qi = _floor(store[t, i], qmin)
+            k, dq, d0, d1, d2, d3, d4 = travel_time_grad(mode, qi, theta, aux, i, cst)
+            c1[i], c2[i], c3[i], c4[i] = coefficients(k, xw[i], cst)
+            kq[i] = dq
+            kth[0, i] = d0
+            kth[1, i] = d1
+            kth[2, i] = d2
+            kth[3, i] = d3
+            kth[4, i] = d4
+        for i in range(n - 1, -1, -1):
+            kd = down[i]
+            up = c1[kd] * xb[kd] if kd >= 0 else zero
+            free = store[t + 1, i] >= qmin
+            if after:
+                xb[i] = (g[i] if free else zero) + up
+            else:
+                xb[i] = g[i] + up if free else zero
+        for i in prange(n):
+            xbi = xb[i]
+            i1 = zero
+            i0 = zero
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                v1 = store[t + 1, j]
+                i1 += v1 if after else _floor(v1, qmin)
+                i0 += _floor(store[t, j], qmin)
+            qi = _floor(store[t, i], qmin)
+            ql = qlat[r, i]
+            kb = travel_time_adjoint(xbi * i1, xbi * i0, xbi * qi, xbi * _floor(ql, qmin), c4[i],
+                                     xw[i], cst)
+            for j in range(m):
+                gtheta[j, i] += kb * kth[j, i]
+            if ql >= qmin:
+                gqlat[r, i] += xbi * c4[i]
+            kd = down[i]
+            gi = xbi * c3[i] + kb * kq[i]
+            if kd >= 0:
+                gi += c2[kd] * xb[kd]
+            g[i] = gi
+        if start_conv:
+            readout_adjoint(g, ro_idx, gsums, blk[t])
+        elif t >= 1:
+            readout_adjoint(g, ro_idx, gsums, blk[t - 1])
+    for i in range(n):
+        gq0[i] = g[i] if store[0, i] >= qmin else zero
+
+
+@njit(**_opts)
+def hot_start_forward(q, down, qmin, total):
+    """total_i = floor(q_i) + Σ_{j∈up(i)} total_j (steady state of the network)."""
+    for i in range(q.size):
+        total[i] = _floor(q[i], qmin)
+    for i in range(q.size):
+        if down[i] >= 0:
+            total[down[i]] += total[i]
+
+
+@njit(**_opts)
+def hot_start_backward(q, down, qmin, g, gq):
+    """Adjoint of ``hot_start_forward``: λ_i = g_i + λ_down(i); gq_i = λ_i where q_i >= qmin."""
+    lam = g.copy()
+    for i in range(q.size - 1, -1, -1):
+        if down[i] >= 0:
+            lam[i] += lam[down[i]]
+    for i in range(q.size):
+        gq[i] = lam[i] if q[i] >= qmin else 0.0
