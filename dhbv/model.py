@@ -1,4 +1,4 @@
-"""δHBV2.0 model: parameterisation networks + HBV 2.0 physics (model_spec §1–§3).
+"""δHBV2.0 model: parameterisation networks + HBV 2.0 physics (docs/model.md).
 
 ::
 

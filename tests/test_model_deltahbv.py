@@ -1,4 +1,4 @@
-"""DeltaHBV: networks → layout → run_hbv2, checkpoints, input checks (CONTRACTS.md)."""
+"""DeltaHBV: networks → layout → run_hbv2, checkpoints, input checks (docs/model.md#python-interface)."""
 
 import pytest
 import torch

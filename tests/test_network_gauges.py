@@ -1,4 +1,4 @@
-"""Gauge subnetworks (routing_spec §12.3/§12.4) on the Juniata and Bow networks."""
+"""Gauge subnetworks (docs/network.md#gauge-subnetworks, docs/network.md#gauge-mapping) on the Juniata and Bow networks."""
 
 from pathlib import Path
 
@@ -122,7 +122,7 @@ def test_require_da_valid_filters(tmp_path):
 def test_gauge_table_reading_keeps_leading_zeros_and_flow_scale_formula():
     t = read_gauge_table(GAUGES / "camels_670.csv")
     assert t["STAID"].str.len().min() == 8 and "01013500" in set(t["STAID"])
-    # the §12.4 FLOW_SCALE formula reproduces the published column exactly
+    # the docs/network.md#gauge-mapping FLOW_SCALE formula reproduces the published column exactly
     raw = pd.read_csv(GAUGES / "camels_670.csv", dtype={"STAID": str})
     recomputed = read_gauge_table(raw.drop(columns=["FLOW_SCALE", "DA_VALID"]))
     np.testing.assert_allclose(recomputed["FLOW_SCALE"], raw["FLOW_SCALE"], rtol=0, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Topology rules (routing_spec §12.2) on small synthetic networks with hand-known answers."""
+"""Topology rules (docs/network.md#topology-rules) on small synthetic networks with hand-known answers."""
 
 import logging
 import time

@@ -1,4 +1,4 @@
-"""DropConnect LSTM (model_spec §3.1): fused kernel vs an explicit per-step recurrence."""
+"""DropConnect LSTM (docs/model.md#lstm): fused kernel vs an explicit per-step recurrence."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Static MLP and the network pair: structure and parameter count (model_spec §3.2)."""
+"""Static MLP and the network pair: structure and parameter count (docs/model.md#mlp)."""
 
 import pytest
 import torch
@@ -9,7 +9,7 @@ from dhbv.nn.networks import NetworkArchitecture, ParameterNetworks, count_param
 
 
 def test_paper_size_nmul3_meta_and_analytic():
-    """nmul = 3, 28 attributes, 31 LSTM inputs → 101,010,546 parameters (spec §3.2)."""
+    """nmul = 3, 28 attributes, 31 LSTM inputs → 101,010,546 parameters (docs/model.md#mlp)."""
     arch = NetworkArchitecture(n_dynamic_inputs=3, n_static_inputs=28, nmul=3)
     assert count_parameters(arch) == 101_010_546
     with torch.device("meta"):

@@ -1,4 +1,4 @@
-"""z-score normalisation with stored statistics (model_spec §3.3)."""
+"""z-score normalisation with stored statistics (docs/model.md#normalisation)."""
 
 import json
 from pathlib import Path

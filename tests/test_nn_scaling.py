@@ -1,4 +1,4 @@
-"""Output layout (parameter-major), canonical dynamic order, dy_drop (model_spec §2.2)."""
+"""Output layout (parameter-major), canonical dynamic order, dy_drop (docs/model.md#output-layout)."""
 
 import pytest
 import torch

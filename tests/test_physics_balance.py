@@ -1,4 +1,4 @@
-"""Water balance diagnostics and corrected modes (model_spec §8)."""
+"""Water balance diagnostics and corrected modes (docs/model.md#options-and-corrections)."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Hand-computed single-day cases for each HBV 2.0 routine (model_spec §2.5, §9.1).
+"""Hand-computed single-day cases for each HBV 2.0 routine (docs/model.md#daily-step, docs/model.md#verification).
 
 Every case runs one day through both the plain-torch reference step and the fused kernel
 (nmul = 1, float64) and compares with values worked out by hand.

@@ -1,4 +1,4 @@
-"""Fused numba kernels (forward + adjoint) against the plain-torch reference (model_spec §7)."""
+"""Fused numba kernels (forward + adjoint) against the plain-torch reference (docs/model.md#implementation)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Gamma unit hydrograph (model_spec §2.7, §8.6–8.7, §9.2)."""
+"""Gamma unit hydrograph (docs/model.md#unit-hydrograph)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""RmseComb loss and multiscale aggregation (model_spec.md §4, §6)."""
+"""RmseComb loss and multiscale aggregation (docs/training.md, docs/model.md#multiscale-gauge-aggregation)."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Per-unit static attribute table in the standard form (CONTRACTS.md "unit attributes").
+"""Per-unit static attribute table in the standard form (docs/datasets.md#unit-attributes).
 
 Output NetCDF: dimension ``unit`` (str ids), one float64 variable per attribute with attrs
 ``units``, ``long_name`` and ``source``; global attrs ``source`` and ``history``. Written

@@ -131,7 +131,7 @@ def aggregate_forcing(grid_path, weights_path, polygons_path, out_path, *, varia
     weights_path : ``.npz`` from :func:`dhbv.forcing.build_coverage_weights` for this grid.
     polygons_path : the polygon layer the weights were built from (checked against the weights'
         fingerprint; ``None`` skips the check).
-    out_path : output NetCDF (CONTRACTS.md "unit forcing": dims (time, unit), P [mm d-1],
+    out_path : output NetCDF (docs/datasets.md#unit-forcing: dims (time, unit), P [mm d-1],
         T [degC], PET [mm d-1], optional Tmax/Tmin [degC]; coords unit, area [km2], lat, lon,
         covered_fraction, valid_fraction_min), written atomically.
     variables : {standard name: file variable or {"name":, "units":, "file":}} for P, T, Tmax,

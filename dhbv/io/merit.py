@@ -1,7 +1,7 @@
 """Readers for MERIT-Basins flowlines, unit catchments and MERIT-style reach tables.
 
 MERIT-Basins (Lin et al. 2019) ships one flowline file ``riv_pfaf_<XX>_*.shp`` and one
-unit-catchment file ``cat_pfaf_<XX>_*.shp`` per Pfafstetter level-2 basin (routing_spec §12.1).
+unit-catchment file ``cat_pfaf_<XX>_*.shp`` per Pfafstetter level-2 basin (docs/network.md#merit-basins-inputs).
 The readers here return plain :class:`pandas.DataFrame` objects with *canonical* columns and
 units, whatever the source schema:
 

@@ -28,7 +28,7 @@ Network NetCDF (one file per domain, written by :func:`write_network_netcdf`)
     when n_outlets ≤ 1000, else see ``outlet_comid``), ``min_slope``, ``source``,
     ``area_source``, ``dropped_cycle_comids``, ``topological_sort``.
 
-DDR zarr v3 layout (:func:`write_ddr_zarr`, routing_spec §13)
+DDR zarr v3 layout (:func:`write_ddr_zarr`, docs/network.md#ddr-zarr-layout)
     group attrs ``format="COO"``, ``shape=[n, n]``, ``geodataset``; arrays ``indices_0``,
     ``indices_1`` (int32), ``values`` (uint8 1), ``order`` (int32 COMIDs), ``length_m``,
     ``slope`` (float32, raw slope). Gauge stores (:func:`write_ddr_gauge_zarr`): one subgroup
@@ -262,7 +262,7 @@ def _atomic_dir(path: Path, fill) -> Path:
 
 
 def write_ddr_zarr(arrays: Mapping[str, np.ndarray], attrs: Mapping, path: str | Path) -> Path:
-    """Write a network in the DDR zarr v3 binsparse-style COO layout (routing_spec §13).
+    """Write a network in the DDR zarr v3 binsparse-style COO layout (docs/network.md#ddr-zarr-layout).
 
     Reads ``order``, ``indices_0``, ``indices_1``, ``length_m`` (m) and ``slope_raw`` (m/m)
     from ``arrays`` and ``geodataset`` from ``attrs`` (as for :func:`network_dataset`).

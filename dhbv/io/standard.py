@@ -1,4 +1,4 @@
-"""Standard on-disk forms (docs/CONTRACTS.md): builders, validators, atomic readers/writers.
+"""Standard on-disk forms (docs/datasets.md#standard-forms): builders, validators, atomic readers/writers.
 
 * Unit forcing: dims (time, unit); P [mm d-1], T [degC], PET [mm d-1], optional Tmax/Tmin
   [degC]; coords unit (str), area [km2], lat, lon [degrees]; attrs pet_method, source, history.

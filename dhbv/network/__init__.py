@@ -1,4 +1,4 @@
-"""MERIT-Basins river-network topology (routing_spec §7, §12, §13).
+"""MERIT-Basins river-network topology (docs/network.md).
 
 Public API
 ----------

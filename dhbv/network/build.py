@@ -1,4 +1,4 @@
-"""Build a domain's routing network from MERIT-Basins files (routing_spec §12).
+"""Build a domain's routing network from MERIT-Basins files (docs/network.md).
 
 Entry points: :func:`build_network` (in memory) and :func:`build_domain_network` (writes the
 network NetCDF, optionally the DDR zarr store, and returns a :class:`NetworkSummary`).

@@ -1,10 +1,10 @@
-"""Gauge subnetworks (routing_spec §12.3, §12.4).
+"""Gauge subnetworks (docs/network.md#gauge-subnetworks, docs/network.md#gauge-mapping).
 
 A gauge subnetwork is the gauge's COMID plus all its graph ancestors, kept in the global
 (domain) index space: sorted global indices preserve the topological order, so a training batch
 is the sorted union of its gauges' member lists and nested gauges share reaches.
 
-The gauge's own unit runoff is weighted by FLOW_SCALE (partial-area gauges, §12.4):
+The gauge's own unit runoff is weighted by FLOW_SCALE (partial-area gauges, docs/network.md#gauge-mapping):
 ``FLOW_SCALE = (unitarea − |Δ|)/unitarea`` if ``Δ = DRAIN_SQKM − uparea < 0`` and
 ``|Δ| < unitarea``, else 1; ``DA_VALID = |Δ| ≤ unitarea``. Both are taken from the gauge table,
 or computed with these formulas when the columns are absent.
@@ -202,7 +202,7 @@ def gauge_unit_weights(subnetworks, staids=None) -> dict:
 
 
 def gauge_membership_dataset(subnetworks, network: Network):
-    """The gauge-membership standard form of docs/CONTRACTS.md: dims ``pair``; variables
+    """The gauge-membership standard form of docs/datasets.md#standard-forms: dims ``pair``; variables
     ``gauge`` (str STAID), ``unit`` (str COMID) and ``weight`` (FLOW_SCALE for the gauge's own
     unit, 1 otherwise)."""
     import xarray as xr

@@ -1,4 +1,4 @@
-"""Topology of a MERIT river network (routing_spec §7, §12.2).
+"""Topology of a MERIT river network (docs/network.md#topological-order-and-adjacency, docs/network.md#topology-rules).
 
 Everything is vectorised with numpy over whole levels of the tree, so a 350,000-reach zone with
 thousands of levels builds in seconds:
@@ -158,7 +158,7 @@ def build_topology(
         the reach an outlet of the domain (zone boundary, coast, sink).
     up : int array (n, k) or None
         MERIT ``up1..up4`` (0 = none). Every listed upstream reach that is in the domain must
-        have this reach as its NextDownID (cross-check, §12.2 rule 1). Upstream COMIDs outside
+        have this reach as its NextDownID (cross-check, docs/network.md#topology-rules (rule 1)). Upstream COMIDs outside
         the domain are ignored (counted in ``n_external_upstream``). Edges present only through
         NextDownID are kept (counted in ``n_nextdown_only_edges``).
     cycle_policy : "error" | "drop"

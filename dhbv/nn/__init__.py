@@ -1,4 +1,4 @@
-"""Parameterisation networks of δHBV2.0 (model_spec §3).
+"""Parameterisation networks of δHBV2.0 (docs/model.md#parameter-networks).
 
 * :class:`DropConnectLSTM` — dynamic parameters (BETA, K0, BETAET) per day;
 * :class:`StaticMLP` — static HBV parameters and the two unit-hydrograph (UH) parameters per

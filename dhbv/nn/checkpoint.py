@@ -8,7 +8,7 @@ Recognised state-dict layouts (names after stripping wrapper prefixes such as ``
     ``models/neural_networks/lstm_mlp.py``): ``lstminv.linear_in.*`` (input projection followed
     by ReLU), ``lstminv.lstm.{w_ih,w_hh,b_ih,b_hh}`` (DropConnect LSTM),
     ``lstminv.linear_out.*``, ``ann.i2h.*``, ``ann.h2h1.*`` … ``ann.h2hN.*``, ``ann.h2o.*``.
-    This is the paper architecture of model_spec §3.
+    This is the paper architecture of docs/model.md#parameter-networks.
 ``dmg-stack-lstm-mlp``
     the ``LstmMlpModel`` that δMG 1.5.0 exports from ``dmg.models.neural_networks`` (module
     ``stack_lstm_mlp.py``): optional ``in_proj.*`` (projection *without* activation), a

@@ -1,4 +1,4 @@
-"""LSTM parameterisation network for the dynamic HBV parameters (model_spec §3.1).
+"""LSTM parameterisation network for the dynamic HBV parameters (docs/model.md#lstm).
 
 Architecture (paper defaults)::
 

@@ -1,5 +1,5 @@
 """MLP parameterisation network for the static HBV and unit-hydrograph (UH) parameters
-(model_spec §3.2).
+(docs/model.md#mlp).
 
 Architecture (paper defaults, ``n_hidden_layers = 7``, ``hidden_size = 4096``)::
 

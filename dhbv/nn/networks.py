@@ -26,7 +26,7 @@ class NetworkArchitecture:
 
     ``n_dynamic_inputs`` are the daily forcings seen by the LSTM (P, T, PET → 3);
     ``n_static_inputs`` the attributes (28), seen by the MLP and, repeated in time, by the LSTM.
-    Defaults are the paper's (model_spec §3), except nmul (config value, default 4).
+    Defaults are the paper's (docs/model.md#parameter-networks), except nmul (config value, default 4).
     """
 
     n_dynamic_inputs: int = 3

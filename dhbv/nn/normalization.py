@@ -1,4 +1,4 @@
-"""Z-score normalisation of network inputs with stored statistics (model_spec §3.3).
+"""Z-score normalisation of network inputs with stored statistics (docs/model.md#normalisation).
 
 Statistics file format (compatible with MHPI's ``normalization_statistics.json``): a JSON object
 with one key per variable, value ``[p10, p90, mean, std]`` in the variable's own units, computed

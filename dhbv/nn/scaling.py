@@ -1,4 +1,4 @@
-"""Network-output layout: from sigmoid outputs to the HBV 2.0 parameter arrays (model_spec §2.2).
+"""Network-output layout: from sigmoid outputs to the HBV 2.0 parameter arrays (docs/model.md#output-layout).
 
 Layout is parameter-major: parameter k occupies columns k·nmul … (k+1)·nmul − 1.
 
@@ -40,7 +40,7 @@ __all__ = [
     "physical_values",
 ]
 
-# The layout is the physics' parameter order (model_spec §2.2); the table order of
+# The layout is the physics' parameter order (docs/model.md#output-layout); the table order of
 # PARAMETER_RANGES is the sort key for re-ordering configured dynamic parameters.
 DYNAMIC_LAYOUT: tuple[str, ...] = DYNAMIC_PARAMETERS
 STATIC_LAYOUT: tuple[str, ...] = STATIC_PARAMETERS

@@ -1,4 +1,4 @@
-"""Per-basin water balance of an HBV 2.0 run (model_spec §8).
+"""Per-basin water balance of an HBV 2.0 run (docs/model.md#options-and-corrections).
 
 Over the reported window, with all terms in mm (sums of daily mm/d values):
 

@@ -1,6 +1,6 @@
 """Scalar HBV 2.0 step equations shared by the CPU and CUDA kernels (forward sweep).
 
-The step equations are those of ``reference.hbv_step`` (model_spec §2.5), written for one day
+The step equations are those of ``reference.hbv_step`` (docs/model.md#daily-step), written for one day
 of one component with scalar arguments, so that numba compiles them into both the CPU kernels
 (``kernels_cpu``) and, rebound as device functions, the CUDA kernels (``kernels_cuda``). Their
 adjoint is in ``adjoint``. :func:`forward_block` is the time loop of a range of basins, one day

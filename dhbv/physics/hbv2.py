@@ -1,4 +1,4 @@
-"""HBV 2.0 public API (model_spec §2, corrections §8): parameters, options and ``run_hbv2``.
+"""HBV 2.0 public API (docs/model.md#daily-step, docs/model.md#options-and-corrections): parameters, options and ``run_hbv2``.
 
 ``run_hbv2`` maps network outputs in [0, 1] to physical parameters, resolves the elevation
 switch and the nominal regional exchange, runs the daily time loop (fused numba kernels with a
@@ -62,7 +62,7 @@ _CHOICES = {
 
 @dataclass(frozen=True)
 class HbvOptions:
-    """Physics options; the defaults reproduce the published model (model_spec §8).
+    """Physics options; the defaults reproduce the published model (docs/model.md#options-and-corrections).
 
     exchange: "paper" (nominal LF, loss truncated by the SLZ floor), "off" (LF = 0) or
         "bounded" (losses limited to the water in SLZ, so no water is created by the floor).
@@ -114,7 +114,7 @@ def effective_tt(tt: torch.Tensor, elev: torch.Tensor, mode: str) -> torch.Tenso
 
 def nominal_exchange(rt: torch.Tensor, ac: torch.Tensor, uparea: torch.Tensor,
                      options: HbvOptions) -> torch.Tensor:
-    """Nominal regional exchange LF (mm/d, + = gain) [B, nmul] (model_spec §2.5 step 17).
+    """Nominal regional exchange LF (mm/d, + = gain) [B, nmul] (docs/model.md#regional-groundwater-exchange).
 
     rt (mm/d), ac (km²) are [B, nmul]; uparea is the upstream area Ac (km²) [B].
     """

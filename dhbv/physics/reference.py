@@ -1,4 +1,4 @@
-"""Readable plain-PyTorch implementation of the HBV 2.0 daily step (model_spec §2.5).
+"""Readable plain-PyTorch implementation of the HBV 2.0 daily step (docs/model.md#daily-step).
 
 This is the specification in executable form: one explicit daily step per loop iteration,
 differentiated by torch autograd. The fused kernels (``kernels_cpu``, ``kernels_cuda``) must
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 NEAR_ZERO = 1e-5
-"""Floor (mm) applied to SM and SLZ after ET, capillary rise and exchange (model_spec §2.8)."""
+"""Floor (mm) applied to SM and SLZ after ET, capillary rise and exchange (docs/model.md#spin-up-floors-and-precision)."""
 
 STATE_NAMES = ("SNOWPACK", "MELTWATER", "SM", "SUZ", "SLZ")
 

@@ -1,4 +1,4 @@
-"""Within-unit gamma unit hydrograph (model_spec §2.7, corrections §8.6–8.7).
+"""Within-unit gamma unit hydrograph (docs/model.md#unit-hydrograph).
 
 The kernel is static per unit: shape a = max(route_a, 0) + 0.1, scale θ = max(route_b, 0) + 0.5
 days. Weights are either gamma densities at day mid-points (paper) or gamma-CDF differences

@@ -7,7 +7,7 @@ as a per-day flag variable:
     3 ice-affected / no value (Ice, with a missing value), 4 other missing (Eqp, Dis, Ssn, Bkw,
     Mnt, Rat, ... or a value of -999999), 5 not reported (date absent from the service answer)
 
-Missing values are NaN. Output: the CONTRACTS.md "gauge observations" form (dims time, gauge;
+Missing values are NaN. Output: the docs/datasets.md#gauge-observations form (dims time, gauge;
 ``streamflow`` [m3 s-1], ``streamflow_flag``; coord ``gauge`` str site numbers, ``area`` km²
 when given), written atomically.
 """

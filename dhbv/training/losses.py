@@ -1,4 +1,4 @@
-"""Training losses on gauge streamflow (mm d-1), model_spec.md §4."""
+"""Training losses on gauge streamflow (mm d-1), docs/training.md."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-# Data acquisition (workflow_spec.md §5). Defined only with `data.source: online`; with the
+# Data acquisition (docs/acquisition.md#offline-and-online-data). Defined only with `data.source: online`; with the
 # default `prestaged` the workflow reads files already in resources/ and no rule touches the
 # network. Downloads go through temporary files with retries, resume, checksum/size checks and
 # atomic moves (dhbv.retrieval.download); dry runs never contact a server.
