@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Scale benchmark of the MERIT network stage on a synthetic 350,000-reach zone.
 
-MERIT-Basins region 7 has 346,321 reaches (routing_spec §12.1). The synthetic table imitates a
+MERIT-Basins region 7 has 346,321 reaches (docs/network.md#merit-basins-inputs). The synthetic table imitates a
 zone: ``--outlets`` independent basins; reach i (in generation order) drains to a random earlier
 reach within a window of ``--window`` reaches whose in-degree is below 4 (MERIT up1..up4), which
 gives long main stems (thousands of topological levels) and mostly 0–2 upstream reaches. COMIDs
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dhbv.network import (  # noqa: E402
     build_network,
-    build_topology,
+    topology_from_table,
     compute_gauge_subnetworks,
     export_ddr_zarr,
     write_network,
@@ -97,10 +97,10 @@ def main() -> None:
           f"{base:.0f} MiB after imports)")
 
     t0 = time.perf_counter()
-    topo = build_topology(df["COMID"].to_numpy(), df["NextDownID"].to_numpy(),
+    topo = topology_from_table(df["COMID"].to_numpy(), df["NextDownID"].to_numpy(),
                           df[["up1", "up2", "up3", "up4"]].to_numpy())
     t_topo = time.perf_counter() - t0
-    print(f"build_topology: {t_topo:.2f} s; {topo.n:,} reaches, {topo.n_edges:,} edges, "
+    print(f"topology_from_table: {t_topo:.2f} s; {topo.n:,} reaches, {topo.n_edges:,} edges, "
           f"{int(topo.is_outlet.sum())} outlets, {topo.n_levels:,} levels, "
           f"max {int(np.diff(topo.indptr).max())} upstream")
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from dhbv.attributes.subunits import build_subunit_inputs
+from dhbv.attributes.subunits import build_subunit_attributes
 from dhbv.errors import DhbvInputError
 from dhbv.io import standard as std
 
@@ -30,7 +30,7 @@ def subunit_forcing(tmp_path):
 
 
 def test_inherited_and_forcing_derived_values(subunit_forcing, tmp_path):
-    a, m = build_subunit_inputs(subunit_forcing, CAMELS, "12451000",
+    a, m = build_subunit_attributes(subunit_forcing, CAMELS, "12451000",
                                 ["p_mean", "aridity", "frac_snow", "area_gages2", "meanTa"],
                                 tmp_path / "attrs.nc", tmp_path / "memb.nc")
     attrs = xr.open_dataset(a)
@@ -50,6 +50,6 @@ def test_inherited_and_forcing_derived_values(subunit_forcing, tmp_path):
 
 def test_unknown_gauge_is_named(subunit_forcing, tmp_path):
     with pytest.raises(DhbvInputError, match="gauge 99999999 is not in the CAMELS"):
-        build_subunit_inputs(subunit_forcing, CAMELS, "99999999", ["p_mean"],
+        build_subunit_attributes(subunit_forcing, CAMELS, "99999999", ["p_mean"],
                              tmp_path / "a.nc", tmp_path / "m.nc")
     assert not (tmp_path / "a.nc").exists()

@@ -14,7 +14,7 @@ from dhbv.datasets import (READERS, gauge_batch, load_dataset, register_reader,
 from dhbv.datasets.readers import SourceForms
 from dhbv.errors import DhbvInputError
 from dhbv.io import standard as std
-from dhbv.network import build_domain_network, build_gauge_subnetworks, read_network
+from dhbv.network import build_topology, build_gauge_subnetworks, read_network
 
 ROOT = Path(__file__).resolve().parents[1]
 JUN = ROOT / "resources" / "demo" / "juniata_merit"
@@ -73,7 +73,7 @@ def juniata_dataset(tmp_path_factory):
     """The 213 Juniata reaches as units of one gauge: network and membership from the topology
     stage (build_membership), synthetic forcing and observations."""
     d = tmp_path_factory.mktemp("jun")
-    build_domain_network(JUN / "juniata_reaches.csv", out_path=d / "net.nc")
+    build_topology(JUN / "juniata_reaches.csv", out_path=d / "net.nc")
     build_gauge_subnetworks(d / "net.nc", JUN / "juniata_gage.csv", ["01567000"], d / "sub.nc")
     build_membership(d / "net.nc", d / "sub.nc", d / "membership.nc")
     net = read_network(d / "net.nc")

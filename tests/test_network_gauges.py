@@ -9,7 +9,7 @@ import zarr
 
 from dhbv.errors import DhbvInputError
 from dhbv.network import (
-    build_domain_network,
+    build_topology,
     build_gauge_subnetworks,
     build_network,
     compute_gauge_subnetworks,
@@ -32,7 +32,7 @@ GAUGES = ROOT / "resources" / "demo" / "gauges"
 @pytest.fixture(scope="module")
 def juniata_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("jun")
-    build_domain_network(JUN / "juniata_reaches.csv", out_path=d / "net.nc")
+    build_topology(JUN / "juniata_reaches.csv", out_path=d / "net.nc")
     sub = build_gauge_subnetworks(d / "net.nc", JUN / "juniata_gage.csv", ["01567000"], d / "gauges.nc")
     return d, sub
 

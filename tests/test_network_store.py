@@ -9,7 +9,7 @@ import zarr
 
 from dhbv.errors import DhbvInputError, NetworkTopologyError
 from dhbv.network import (
-    build_domain_network,
+    build_topology,
     build_network,
     export_ddr_zarr,
     read_network,
@@ -26,9 +26,9 @@ ARRAYS = ("comid", "downstream", "level", "indices_0", "indices_1", "indptr", "i
           "next_down", "length_m", "slope_raw", "slope", "uparea", "unitarea", "strahler")
 
 
-def test_build_domain_network_writes_the_documented_netcdf(tmp_path):
+def test_build_topology_writes_the_documented_netcdf(tmp_path):
     out = tmp_path / "net" / "bow.nc"
-    s = build_domain_network(BOW_RIV, BOW_CAT, out_path=out)
+    s = build_topology(BOW_RIV, BOW_CAT, out_path=out)
     assert (s.n_reaches, s.n_edges, s.n_outlets, s.n_headwaters) == (51, 50, 1, 26)
     assert s.outlets == [71028585] and s.external_outlets == {71028585: 71028189}
     assert s.outlet_uparea_km2 == pytest.approx(2216.04, abs=0.01)
@@ -99,7 +99,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
 
 def test_failed_build_writes_no_output(tmp_path):
     with pytest.raises(DhbvInputError):
-        build_domain_network(BOW_RIV, tmp_path / "missing.shp", out_path=tmp_path / "x.nc")
+        build_topology(BOW_RIV, tmp_path / "missing.shp", out_path=tmp_path / "x.nc")
     assert not (tmp_path / "x.nc").exists()
 
 
@@ -130,7 +130,7 @@ def test_cycle_drop_is_reported_in_summary_and_file(tmp_path, caplog):
     c = gpd.read_file(BOW_CAT)
     c.assign(unitarea=c["area"] / 1e6)[["COMID", "unitarea"]].to_csv(cats, index=False)
     with caplog.at_level("WARNING"):
-        s = build_domain_network(riv, cats, out_path=tmp_path / "bow.nc", cycle_policy="drop")
+        s = build_topology(riv, cats, out_path=tmp_path / "bow.nc", cycle_policy="drop")
     assert s.dropped_cycles == [[71030302, 71030784]]
     assert "71030302 -> 71030784" in caplog.text
     # 71030838 drained into the dropped 71030302 and is now a second outlet

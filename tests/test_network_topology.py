@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dhbv.errors import NetworkTopologyError
-from dhbv.network import accumulate_upstream, build_topology, strahler_order, topology_from_coo
+from dhbv.network import accumulate_upstream, topology_from_table, strahler_order, topology_from_coo
 
 # A hand-drawn network (COMID -> NextDownID):
 #   10 ─┐
@@ -26,7 +26,7 @@ def _small(rows=None):
 
 
 def test_small_network_order_levels_and_coo():
-    t = build_topology(*_small())
+    t = topology_from_table(*_small())
     # level-major, ties by COMID: level 0 = {5,10,20,40,60}, level 1 = {6,30}, level 2 = {50}
     assert t.comid.tolist() == [5, 10, 20, 40, 60, 6, 30, 50]
     assert t.level.tolist() == [0, 0, 0, 0, 0, 1, 1, 2]
@@ -47,17 +47,17 @@ def test_small_network_order_levels_and_coo():
 
 
 def test_order_is_independent_of_input_row_order():
-    ref = build_topology(*_small())
+    ref = topology_from_table(*_small())
     rng = np.random.default_rng(3)
     for _ in range(5):
-        t = build_topology(*_small(rng.permutation(len(SMALL))))
+        t = topology_from_table(*_small(rng.permutation(len(SMALL))))
         assert np.array_equal(t.comid, ref.comid)
         assert np.array_equal(t.indices_0, ref.indices_0)
         assert np.array_equal(t.indices_1, ref.indices_1)
 
 
 def test_strahler_and_accumulation():
-    t = build_topology(*_small())
+    t = topology_from_table(*_small())
     st = dict(zip(t.comid.tolist(), strahler_order(t).tolist()))
     # 10,20 (1,1) -> 30 = 2; 30(2), 40(1), 60(1) -> 50 = 2; 5 -> 6 = 1
     assert st == {10: 1, 20: 1, 30: 2, 40: 1, 60: 1, 50: 2, 5: 1, 6: 1}
@@ -67,26 +67,26 @@ def test_strahler_and_accumulation():
 
 def test_duplicate_comid_is_an_error():
     with pytest.raises(NetworkTopologyError, match=r"riv\.shp: duplicate COMIDs 30"):
-        build_topology([10, 30, 30], [30, 0, 0], source="riv.shp")
+        topology_from_table([10, 30, 30], [30, 0, 0], source="riv.shp")
 
 
 def test_cycle_error_lists_the_cycle():
     comid = [1, 2, 3, 4, 7]
     nd = [2, 3, 1, 3, 0]  # 1 -> 2 -> 3 -> 1, 4 drains into the cycle
     with pytest.raises(NetworkTopologyError, match=r"1 cycle.*\[1 -> 2 -> 3 -> 1\]"):
-        build_topology(comid, nd, source="riv.shp")
+        topology_from_table(comid, nd, source="riv.shp")
 
 
 def test_self_loop_is_a_cycle():
     with pytest.raises(NetworkTopologyError, match=r"\[8 -> 8\]"):
-        build_topology([8, 9], [8, 0])
+        topology_from_table([8, 9], [8, 0])
 
 
 def test_cycle_drop_policy(caplog):
     comid = [1, 2, 3, 4, 5, 7]
     nd = [2, 3, 1, 3, 4, 0]  # 5 -> 4 -> (cycle 1,2,3); 7 independent
     with caplog.at_level(logging.WARNING):
-        t = build_topology(comid, nd, cycle_policy="drop")
+        t = topology_from_table(comid, nd, cycle_policy="drop")
     assert sorted(t.comid.tolist()) == [4, 5, 7]
     assert t.dropped_cycles == [[1, 2, 3]]
     assert "dropped 3 reaches" in caplog.text
@@ -100,20 +100,20 @@ def test_up_lists_must_agree_with_nextdownid():
     comid = [1, 2, 3]
     nd = [3, 3, 0]
     up = [[0, 0, 0, 0], [0, 0, 0, 0], [1, 2, 0, 0]]
-    t = build_topology(comid, nd, up)
+    t = topology_from_table(comid, nd, up)
     assert t.n_edges == 2 and t.n_nextdown_only_edges == 0
     # reach 1 has NextDownID 3 but is listed as upstream of 2 -> two downstream reaches
     bad = [[0, 0, 0, 0], [1, 0, 0, 0], [1, 2, 0, 0]]
     with pytest.raises(NetworkTopologyError, match=r"riv.shp: reach COMID 1 is listed in up1..up4 of both"):
-        build_topology(comid, nd, bad, source="riv.shp")
+        topology_from_table(comid, nd, bad, source="riv.shp")
     bad2 = [[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0]]
     with pytest.raises(NetworkTopologyError, match=r"more than one downstream reach: 1 \(NextDownID 3"):
-        build_topology(comid, nd, bad2, source="riv.shp")
+        topology_from_table(comid, nd, bad2, source="riv.shp")
 
 
 def test_upstream_outside_domain_and_nextdown_only_edges():
     # 2 lists 77 (outside the domain) and omits 1 although 1 drains to 2
-    t = build_topology([1, 2], [2, 0], [[0] * 4, [77, 0, 0, 0]])
+    t = topology_from_table([1, 2], [2, 0], [[0] * 4, [77, 0, 0, 0]])
     assert t.n_external_upstream == 1
     assert t.n_nextdown_only_edges == 1 and t.n_edges == 1
 
@@ -160,7 +160,7 @@ def _naive_levels(parent):
 def test_levels_and_strahler_match_a_naive_recursion():
     rng = np.random.default_rng(11)
     ids, nd, parent = _random_tree(3000, rng)
-    t = build_topology(ids, nd)
+    t = topology_from_table(ids, nd)
     level, strahler = _naive_levels(parent)
     pos = {c: i for i, c in enumerate(ids.tolist())}
     rows = np.array([pos[c] for c in t.comid.tolist()])
@@ -188,7 +188,7 @@ def test_50k_reaches_build_quickly():
     rng = np.random.default_rng(5)
     ids, nd, _ = _random_tree(50_000, rng, n_outlets=20, window=40)
     t0 = time.perf_counter()
-    t = build_topology(ids, nd)
+    t = topology_from_table(ids, nd)
     strahler_order(t)
     accumulate_upstream(t, np.ones(t.n))
     elapsed = time.perf_counter() - t0

@@ -30,7 +30,7 @@ _FROM_FORCING = {
 HBV_NAMES = ("uparea", "meanelevation")
 
 
-def build_subunit_inputs(forcing_path, camels_dir, gauge: str, attributes, out_attributes,
+def build_subunit_attributes(forcing_path, camels_dir, gauge: str, attributes, out_attributes,
                          out_membership) -> tuple[Path, Path]:
     """Write the unit-attributes and gauge-membership NetCDF of a gauge's sub-units.
 

@@ -1,6 +1,6 @@
 """Build a domain's routing network from MERIT-Basins files (docs/network.md).
 
-Entry points: :func:`build_network` (in memory) and :func:`build_domain_network` (writes the
+Entry points: :func:`build_network` (in memory) and :func:`build_topology` (writes the
 network NetCDF, optionally the DDR zarr store, and returns a :class:`NetworkSummary`).
 """
 
@@ -22,8 +22,8 @@ from dhbv.network.topology import (
     DEFAULT_MIN_SLOPE,
     _fmt_ids,
     accumulate_upstream,
-    build_topology,
     strahler_order,
+    topology_from_table,
     upstream_sum,
 )
 
@@ -74,7 +74,7 @@ def build_network(
     min_slope
         Floor for ``slope`` [m/m]; ``slope_raw`` keeps the values as read.
     cycle_policy
-        ``"error"`` or ``"drop"`` (see :func:`dhbv.network.topology.build_topology`).
+        ``"error"`` or ``"drop"`` (see :func:`dhbv.network.topology.topology_from_table`).
     field_map, catchment_field_map
         ``{canonical: source column}`` overrides for the two files.
     area_source
@@ -89,7 +89,7 @@ def build_network(
     table = read_reach_table(flowlines, field_map=field_map, layer=layer)
     source = table.attrs.get("source", "reach table")
     has_up = all(k in table for k in UP_FIELDS)
-    topo = build_topology(
+    topo = topology_from_table(
         table["COMID"].to_numpy(),
         table["NextDownID"].to_numpy(),
         table[list(UP_FIELDS)].to_numpy() if has_up else None,
@@ -252,7 +252,7 @@ def summarize(net: Network, out_path: str | Path, ddr_zarr_path=None) -> Network
     )
 
 
-def build_domain_network(
+def build_topology(
     flowlines,
     catchments=None,
     *,

@@ -90,14 +90,14 @@ class Topology:
 
     @property
     def is_level_sorted(self) -> bool:
-        """True when levels are contiguous in the order (always for :func:`build_topology`)."""
+        """True when levels are contiguous in the order (always for :func:`topology_from_table`)."""
         return bool(np.all(np.diff(self.level) >= 0))
 
     @property
     def level_ptr(self) -> np.ndarray:
         """Start of each level in the order (length n_levels + 1); needs a level-sorted order."""
         if not self.is_level_sorted:
-            raise ValueError("level_ptr needs a level-sorted order (see build_topology)")
+            raise ValueError("level_ptr needs a level-sorted order (see topology_from_table)")
         return np.searchsorted(self.level, np.arange(self.n_levels + 1)).astype(np.int64)
 
     @property
@@ -139,7 +139,7 @@ def _find_cycles(down: np.ndarray, members: np.ndarray) -> list[list[int]]:
     return cycles
 
 
-def build_topology(
+def topology_from_table(
     comid,
     next_down,
     up=None,

@@ -45,9 +45,10 @@ def gridmet_ncss_url(var: str, bbox: tuple[float, float, float, float], start: s
     return base_url.format(var=var) + "?" + urlencode(q)
 
 
-def retrieve_gridmet(bbox, start: str, end: str, out_dir, *, variables=("pr", "tmmx", "tmmn"), buffer_deg: float = 0.05,
-                     base_url: str = GRIDMET_NCSS, **download_kw) -> dict[str, Path]:
-    """Download gridMET subsets (one NetCDF per variable, ``gridmet_<var>_<start>_<end>.nc``).
+def retrieve_gridmet(bbox, start: str, end: str, out_dir, *, variables=("pr", "tmmx", "tmmn"),
+                     buffer_deg: float = 0.05, base_url: str = GRIDMET_NCSS,
+                     filename: str = "gridmet_{var}_{start}_{end}.nc", **download_kw) -> dict[str, Path]:
+    """Download gridMET subsets (one NetCDF per variable, named by ``filename``).
 
     ``bbox`` (west, south, east, north) is widened by ``buffer_deg`` so that cells only partly
     inside the unit polygons are included. Returns {var: path}.
@@ -58,7 +59,8 @@ def retrieve_gridmet(bbox, start: str, end: str, out_dir, *, variables=("pr", "t
     out = {}
     for v in variables:
         url = gridmet_ncss_url(v, box, start, end, base_url=base_url)
-        out[v] = download(url, out_dir / f"gridmet_{v}_{start}_{end}.nc", **download_kw)
+        out[v] = download(url, out_dir / filename.format(var=v, start=start, end=end),
+                          **download_kw)
     return out
 
 

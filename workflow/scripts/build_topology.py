@@ -1,10 +1,10 @@
 """Build the topologically ordered river network of one domain (thin wrapper)."""
 
-from dhbv.network import build_domain_network
+from dhbv.network import build_topology
 from dhbv.workflow_support import setup_script_logging
 
 log = setup_script_logging(snakemake.log[0])
-summary = build_domain_network(
+summary = build_topology(
     snakemake.input.flowlines,
     snakemake.input.get("catchments"),
     out_path=snakemake.output.network,
