@@ -31,6 +31,13 @@ include: "workflow/rules/topology.smk"
 include: "workflow/rules/forcing.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/simulate.smk"
+
+
+if config["ungauged"]["folds"]:
+
+    include: "workflow/rules/ungauged.smk"
+
+
 include: "workflow/rules/collect.smk"
 
 
@@ -40,6 +47,7 @@ localrules:
     all_forcing,
     all_retrieved,
     all_simulations,
+    all_ungauged,
 
 
 rule all:
@@ -49,3 +57,4 @@ rule all:
         rules.all_forcing.input,
         rules.all_retrieved.input,
         rules.all_simulations.input,
+        rules.all_ungauged.input,

@@ -163,6 +163,8 @@ def _check_semantics(c: dict, source: str) -> None:
         if d not in c["datasets"]:
             raise DhbvInputError(f"{source}: simulate.datasets names {d!r}, which is not in "
                                  f"datasets {names}")
+    if c["ungauged"]["folds"] and t["dataset"] is None:
+        raise DhbvInputError(f"{source}: ungauged.folds needs train.dataset (the gauges to split)")
     c["simulate"]["spinup"] = parse_spinup(c["simulate"]["spinup"], "simulate.spinup")
 
 

@@ -118,6 +118,26 @@ def test_demo_dag_outputs(demo_run):
     assert np.isfinite(sim["streamflow"].values).all() and (sim["streamflow"].values >= 0).all()
 
 
+def test_ungauged_folds_score_every_gauge_out_of_fold(demo_run):
+    """PUB on the tiny dataset (4 gauges, 2 folds): each gauge scored once, by the model of
+    its own fold, which never trained on it."""
+    import yaml
+
+    base = demo_run / "results/ungauged/tiny"
+    folds = pd.read_csv(base / "folds.csv", dtype={"gauge": str})
+    scores = pd.read_csv(base / "scores.csv", dtype={"gauge": str})
+    assert sorted(scores["gauge"]) == sorted(folds["gauge"]) and len(folds) == 4
+    merged = scores.merge(folds, on="gauge", suffixes=("", "_assigned"))
+    assert (merged["fold"] == merged["fold_assigned"]).all()
+    for k in (0, 1):
+        cfg = yaml.safe_load((base / f"fold{k}/config.resolved.yaml").read_text())
+        held = set(folds.loc[folds["fold"] == k, "gauge"])
+        assert held and not held & set(cfg["train"]["gauges"])
+        assert set(cfg["train"]["gauges"]) | held == set(folds["gauge"])
+        assert cfg["train"]["ensemble"] == 1
+    assert "median_nse" in (base / "summary.json").read_text()
+
+
 def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     proc = run_snakemake(demo_run, "-n", *TINY)
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -135,11 +155,15 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # The slope floor affects the topology build and what depends on it.
     assert dry_run_with("network: {min_slope: 0.002}\n") == {
         "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1, "all": 1}
-    # A training option reruns training and the simulations that use the model, nothing else.
+    # A training option reruns training and the simulations that use the models, nothing else.
+    pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
     assert dry_run_with("train: {epochs: 2}\n") == {
-        "train_model": 1, "simulate_basins": 1, "all": 1}
-    # A scoring option reruns only the simulation and scores.
-    assert dry_run_with("evaluation: {min_days: 200}\n") == {"simulate_basins": 1, "all": 1}
+        "train_model": 1, "simulate_basins": 1, **pub, "all": 1}
+    # A scoring option reruns only the simulations and scores.
+    assert dry_run_with("evaluation: {min_days: 200}\n") == {
+        "simulate_basins": 1, "simulate_fold": 2, "collect_ungauged_scores": 1, "all": 1}
+    # The fold seed reruns the PUB stage only.
+    assert dry_run_with("ungauged: {seed: 2}\n") == {"build_folds": 1, **pub, "all": 1}
     # A new daily network input rebuilds the datasets and retrains.
     counts = dry_run_with("model: {dynamic_inputs: [P, T, PET, PET_source]}\n")
     assert counts["build_training_data"] == 2 and counts["train_model"] == 1

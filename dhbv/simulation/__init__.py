@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_out=None,
              base_dir=".", model_factory=None, device="auto", spinup=None,
-             min_days=None, member: int | None = None) -> Path:
+             min_days=None, member: int | None = None, gauges=None) -> Path:
     """Simulate gauge streamflow with a trained run; returns ``out_path``.
 
     ``dataset``: a dataset mapping (``{"sources": [...]}``, e.g. from
@@ -39,7 +39,7 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
     import torch
 
     from dhbv.config import parse_spinup
-    from dhbv.datasets import dataset_of, load_dataset
+    from dhbv.datasets import dataset_of, load_dataset, select_gauges
     from dhbv.io.standard import make_gauge_observations, write_netcdf
     from dhbv.runner import load_run, prepare, resolve_device, simulate_gauges
 
@@ -54,6 +54,7 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
     base = Path(cfg.get("_base_dir", ".")) if dataset is None else Path(base_dir)
     data = load_dataset(dataset or dataset_of(cfg), mc["attributes"], base_dir=base,
                         dynamic_inputs=mc["dynamic_inputs"])
+    data = select_gauges(data, None if gauges is None else [str(g) for g in gauges])
     period = period or cfg["simulate"]["period"] or cfg["evaluation"]["period"]
     if period is None:
         raise DhbvInputError("no simulation period: pass period or set simulate.period")
@@ -113,3 +114,16 @@ def simulate_basins(run_dir, forcing, attributes, observations, membership, stre
     out = simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
                    device=device, spinup=spinup, min_days=min_days)
     return out
+
+
+def simulate_fold(run_dir, forcing, attributes, observations, membership, folds_csv, fold: int,
+                  streamflow_out, scores_out, *, period, spinup, min_days,
+                  device="auto") -> Path:
+    """Rule ``simulate_fold``: the held-out gauges of a PUB fold with that fold's model."""
+    from dhbv.io.standard import standard_source
+    from dhbv.training.folds import fold_gauges, read_folds
+
+    _, held_out = fold_gauges(read_folds(folds_csv), fold)
+    dataset = {"sources": [standard_source(forcing, attributes, observations, membership)]}
+    return simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
+                    device=device, spinup=spinup, min_days=min_days, gauges=held_out)

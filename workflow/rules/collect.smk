@@ -25,3 +25,11 @@ rule all_simulations:
             run=config["run"]["name"],
             dataset=config["simulate"]["datasets"] if config["train"]["dataset"] else [],
         ),
+
+
+rule all_ungauged:
+    input:
+        expand(
+            "results/ungauged/{run}/scores.csv",
+            run=config["run"]["name"] if config["ungauged"]["folds"] else [],
+        ),

@@ -7,6 +7,9 @@ wildcard_constraints:
     domain="[A-Za-z0-9_]+",
     gauge="[0-9]{8,15}",
     units="[A-Za-z0-9_]+",
+    fold="[0-9]+",
+    run="[A-Za-z0-9_.-]+",
+    dataset="[A-Za-z0-9_]+",
 
 
 DOMAINS = list(config["domains"])
