@@ -1,4 +1,5 @@
-"""Helpers for the thin Snakemake scripts in ``workflow/scripts/``: logging set-up only."""
+"""Helpers for the thin Snakemake scripts in ``workflow/scripts/``: logging set-up and the
+standard-form files of a rule's input."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ def setup_script_logging(log_path: str | Path) -> logging.Logger:
 
     sys.excepthook = excepthook
     return logging.getLogger("dhbv.workflow")
+
+
+STANDARD_FORMS = ("forcing", "attributes", "observations", "membership")
+
+
+def standard_forms(rule_input) -> dict:
+    """The four standard-form files of a dataset among a rule's named inputs."""
+    return {k: str(rule_input[k]) for k in STANDARD_FORMS}

@@ -105,25 +105,25 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
     return out
 
 
-def simulate_basins(run_dir, forcing, attributes, observations, membership, streamflow_out,
-                    scores_out, *, period, spinup, min_days, device="auto") -> Path:
-    """Rule ``simulate_basins``: one dataset in the standard forms → gauge flows and scores."""
+def simulate_basins(run_dir, forms: dict, streamflow_out, scores_out, *, period, spinup,
+                    min_days, device="auto") -> Path:
+    """Rule ``simulate_basins``: one dataset in the standard ``forms`` ({forcing, attributes,
+    observations, membership} files) → gauge flows and scores."""
     from dhbv.io.standard import standard_source
 
-    dataset = {"sources": [standard_source(forcing, attributes, observations, membership)]}
+    dataset = {"sources": [standard_source(**forms)]}
     out = simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
                    device=device, spinup=spinup, min_days=min_days)
     return out
 
 
-def simulate_fold(run_dir, forcing, attributes, observations, membership, folds_csv, fold: int,
-                  streamflow_out, scores_out, *, period, spinup, min_days,
-                  device="auto") -> Path:
+def simulate_fold(run_dir, forms: dict, folds_csv, fold: int, streamflow_out, scores_out, *,
+                  period, spinup, min_days, device="auto") -> Path:
     """Rule ``simulate_fold``: the held-out gauges of a PUB fold with that fold's model."""
     from dhbv.io.standard import standard_source
     from dhbv.training.folds import fold_gauges, read_folds
 
     _, held_out = fold_gauges(read_folds(folds_csv), fold)
-    dataset = {"sources": [standard_source(forcing, attributes, observations, membership)]}
+    dataset = {"sources": [standard_source(**forms)]}
     return simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
                     device=device, spinup=spinup, min_days=min_days, gauges=held_out)

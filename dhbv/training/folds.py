@@ -59,16 +59,15 @@ def build_folds(observations, folds: int, seed: int, out) -> Path:
     return write_text_atomic(assign_folds(gauges, folds, seed).to_csv(index=False), out)
 
 
-def train_fold(forcing, attributes, observations, membership, folds_csv, fold: int, run_dir, *,
-               run: dict, model: dict, train_cfg: dict, knobs: dict, ensemble=None,
-               evaluation_period=None) -> Path:
-    """Rule ``train_fold``: train on every gauge of the dataset outside ``fold``."""
+def train_fold(forms: dict, folds_csv, fold: int, run_dir, *, run: dict, model: dict,
+               train_cfg: dict, knobs: dict, ensemble=None, evaluation_period=None) -> Path:
+    """Rule ``train_fold``: train on every gauge of the dataset (standard ``forms``) outside
+    ``fold``; see :func:`dhbv.training.trainer.train_model`."""
     from dhbv.training.trainer import train_model
 
     train_gauges, _ = fold_gauges(read_folds(folds_csv), fold)
     cfg = dict(train_cfg, gauges=train_gauges)
     if ensemble is not None:
         cfg["ensemble"] = int(ensemble)
-    return train_model(forcing, attributes, observations, membership, run_dir, run=run,
-                       model=model, train_cfg=cfg, knobs=knobs,
+    return train_model(forms, run_dir, run=run, model=model, train_cfg=cfg, knobs=knobs,
                        evaluation_period=evaluation_period)

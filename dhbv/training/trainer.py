@@ -436,10 +436,11 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
     return record, state["rows"]
 
 
-def train_model(forcing, attributes, observations, membership, run_dir, *, run: dict,
-                model: dict, train_cfg: dict, knobs: dict, evaluation_period=None) -> Path:
+def train_model(forms: dict, run_dir, *, run: dict, model: dict, train_cfg: dict, knobs: dict,
+                evaluation_period=None) -> Path:
     """Rule ``train_model``: train on one dataset in the standard forms.
 
+    ``forms``: the dataset's files {forcing, attributes, observations, membership}.
     ``run``/``model``/``train_cfg``: the configuration sections the rule takes as params (no
     knobs); ``knobs``: the knob values by section (:func:`dhbv.config.knobs_of`), which change
     speed, not results; ``evaluation_period``: recorded and checked against the training
@@ -449,8 +450,7 @@ def train_model(forcing, attributes, observations, membership, run_dir, *, run: 
 
     name = train_cfg["dataset"]
     cfg = {"run": {**run, **knobs.get("run", {})},
-           "datasets": {name: {"sources": [standard_source(forcing, attributes, observations,
-                                                           membership)]}},
+           "datasets": {name: {"sources": [standard_source(**forms)]}},
            "model": model, "train": {**train_cfg, **knobs.get("train", {})},
            "simulate": dict(knobs.get("simulate", {})),
            "evaluation": {"period": evaluation_period}}

@@ -3,16 +3,12 @@
 from pathlib import Path
 
 from dhbv.simulation import simulate_basins
-from dhbv.workflow_support import setup_script_logging
+from dhbv.workflow_support import setup_script_logging, standard_forms
 
 setup_script_logging(snakemake.log[0])
-inp = snakemake.input
 simulate_basins(
-    Path(inp.weights).parent,
-    inp.forcing,
-    inp.attributes,
-    inp.observations,
-    inp.membership,
+    Path(snakemake.input.weights).parent,
+    standard_forms(snakemake.input),
     snakemake.output.streamflow,
     snakemake.output.scores,
     period=snakemake.params.period,

@@ -3,22 +3,19 @@
 from pathlib import Path
 
 from dhbv.simulation import simulate_fold
-from dhbv.workflow_support import setup_script_logging
+from dhbv.workflow_support import setup_script_logging, standard_forms
 
 setup_script_logging(snakemake.log[0])
-inp = snakemake.input
+out, p = snakemake.output, snakemake.params
 simulate_fold(
-    Path(inp.weights).parent,
-    inp.forcing,
-    inp.attributes,
-    inp.observations,
-    inp.membership,
-    inp.folds,
+    Path(snakemake.input.weights).parent,
+    standard_forms(snakemake.input),
+    snakemake.input.folds,
     int(snakemake.wildcards.fold),
-    snakemake.output.streamflow,
-    snakemake.output.scores,
-    period=snakemake.params.period,
-    spinup=snakemake.params.spinup,
-    min_days=snakemake.params.min_days,
-    device=snakemake.config["run"]["device"],  # a knob: not a param, reruns nothing
+    out.streamflow,
+    out.scores,
+    period=p.period,
+    spinup=p.spinup,
+    min_days=p.min_days,
+    device=snakemake.config["run"]["device"],
 )

@@ -4,25 +4,21 @@ from pathlib import Path
 
 from dhbv.config import knobs_of
 from dhbv.training.folds import train_fold
-from dhbv.workflow_support import setup_script_logging
+from dhbv.workflow_support import setup_script_logging, standard_forms
 
-# the guard keeps worker processes of train.parallel_members (spawned, they re-run this file as
-# __mp_main__) from starting the training again
+# spawned workers of train.parallel_members re-run this file as __mp_main__: see train_model.py
 if __name__ == "__main__":
     setup_script_logging(snakemake.log[0])
-    inp = snakemake.input
+    w = snakemake.wildcards
     train_fold(
-        inp.forcing,
-        inp.attributes,
-        inp.observations,
-        inp.membership,
-        inp.folds,
-        int(snakemake.wildcards.fold),
+        standard_forms(snakemake.input),
+        snakemake.input.folds,
+        int(w.fold),
         Path(snakemake.output.weights).parent,
-        run=dict(snakemake.params.run, name=f"{snakemake.wildcards.run}_fold{snakemake.wildcards.fold}"),
+        run=dict(snakemake.params.run, name=f"{w.run}_fold{w.fold}"),
         model=snakemake.params.model,
         train_cfg=snakemake.params.train,
-        knobs=knobs_of(snakemake.config),  # speed only: not params, rerun nothing
+        knobs=knobs_of(snakemake.config),
         ensemble=snakemake.params.ensemble,
         evaluation_period=snakemake.config["evaluation"]["period"],
     )

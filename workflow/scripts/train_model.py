@@ -4,24 +4,20 @@ from pathlib import Path
 
 from dhbv.config import knobs_of
 from dhbv.training import train_model
-from dhbv.workflow_support import setup_script_logging
+from dhbv.workflow_support import setup_script_logging, standard_forms
 
 # the guard keeps worker processes of train.parallel_members (spawned, they re-run this file as
 # __mp_main__) from starting the training again
 if __name__ == "__main__":
     setup_script_logging(snakemake.log[0])
-    inp = snakemake.input
     train_model(
-        inp.forcing,
-        inp.attributes,
-        inp.observations,
-        inp.membership,
+        standard_forms(snakemake.input),
         Path(snakemake.output.weights).parent,
         run=dict(snakemake.params.run, name=snakemake.wildcards.run),
         model=snakemake.params.model,
         train_cfg=snakemake.params.train,
-        # knobs (threads, device, progress) and the evaluation period (checked against the training
-        # period at workflow start already) are not params: editing them reruns nothing
+        # knobs (threads, device, progress) and the evaluation period (checked against the
+        # training period when the workflow starts) are not params: editing them reruns nothing
         knobs=knobs_of(snakemake.config),
         evaluation_period=snakemake.config["evaluation"]["period"],
     )
