@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: venv demo test lint benchmarks clean
+.PHONY: venv demo test lint clean
 
 venv: $(VENV)/.installed
 
