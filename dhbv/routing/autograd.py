@@ -3,7 +3,7 @@
 ``MuskingumCungeFunction`` routes a whole window: inputs lateral inflow [R, n], kernel
 parameters θ [m, n] (``geometry.kernel_parameters``) and the initial discharge [n]; outputs the
 accumulated readout sums [rows, r], the final discharge [n] and the (non-differentiable)
-diagnostics [4]. ``HotStartFunction`` gives the steady-state discharge of a lateral inflow
+diagnostics [6] (see ``kernels_cpu.forward_kernel``). ``HotStartFunction`` gives the steady-state discharge of a lateral inflow
 (upstream accumulation). Static data (network, options, readout schedule) travel in a
 :class:`RoutingPlan`.
 """
@@ -43,6 +43,12 @@ class RoutingPlan:
     blk: np.ndarray
     rows: int
     graph: object = None
+
+    @property
+    def ro_all(self) -> bool:
+        """True when every reach is read out in network order."""
+        n = self.down.size
+        return self.ro_idx.size == n and bool((self.ro_idx == np.arange(n)).all())
 
     @property
     def n_steps(self) -> int:
@@ -89,10 +95,10 @@ class MuskingumCungeFunction(torch.autograd.Function):
         store = new_store(plan.n_steps, n, ql.dtype, keep)
         sums = np.zeros((plan.rows, plan.ro_idx.size), dtype=ql.dtype)
         qfinal = np.empty(n, dtype=ql.dtype)
-        diag = np.zeros(4)
+        diag = np.zeros(6)
         kernels_cpu.forward_kernel(plan.mode, plan.after, ql, plan.hold, th, plan.aux, plan.xw,
-                                   plan.down, q0n, plan.cst, plan.ro_idx, plan.blk,
-                                   plan.start_conv, sums, store, qfinal, diag)
+                                   plan.down, q0n, plan.cst, plan.ro_idx, plan.ro_all,
+                                   plan.blk, plan.start_conv, sums, store, qfinal, diag)
         ctx.store = store
         ctx.save_for_backward(qlat, theta)
         diag_t = torch.from_numpy(diag)

@@ -12,7 +12,8 @@ Per-reach parameters ``theta[:, i]`` are prepared in torch by ``geometry.kernel_
   velocity v = s·R^(2/3) (s = √S/n), K = aux[0, i]/v (aux[0] = 3L/5) for mode 1 and
   K = aux[0, i]/(β·v) (aux[0] = L) with the exact kinematic factor β for mode 2.
 
-Clamps follow torch's convention: ``clamp(x, lo, hi)`` passes the gradient where
+ln and exp are ``fastmath.flog``/``fexp`` (vectorisable polynomials in float32, libm in
+float64). Clamps follow torch's convention: ``clamp(x, lo, hi)`` passes the gradient where
 lo <= x <= hi and blocks it elsewhere.
 """
 
@@ -22,6 +23,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .fastmath import fexp, flog
 
 # cst layout
 (C_ZERO, C_ONE, C_HALF, C_TWO, C_DT, C_QMIN, C_VMIN, C_VMAX, C_DMIN, C_LOGDMIN, C_BMIN, C_ZMIN,
@@ -55,8 +58,8 @@ def _clip(x, lo, hi):
 
 @_jit
 def _power_k(q, th0, th1, kmin, kmax):
-    lq = math.log(q) if th1 != 0 else th1 * th0  # linear K: ln Q unused (Q may be 0)
-    k0 = math.exp(th0 - th1 * lq)
+    lq = flog(q) if th1 != 0 else th1 * th0  # linear K: ln Q unused (Q may be 0)
+    k0 = fexp(th0 - th1 * lq)
     k, ok = _clip(k0, kmin, kmax)
     return k, k0, lq, ok
 
@@ -65,14 +68,14 @@ def _power_k(q, th0, th1, kmin, kmax):
 def _trap_forward(q, a, e, p, qe, s, cst):
     """Forward trapezoid geometry: the intermediates the adjoint needs (see module doc)."""
     one, half, two = cst[C_ONE], cst[C_HALF], cst[C_TWO]
-    ly = math.log(q) + a
+    ly = flog(q) + a
     ld = e * ly
-    d = math.exp(ld)
+    d = fexp(ld)
     dfree = d >= cst[C_DMIN]
     if not dfree:
         d = cst[C_DMIN]
         ld = cst[C_LOGDMIN]
-    dq = math.exp(qe * ld)
+    dq = fexp(qe * ld)
     tw = p * dq
     z0 = tw * qe / (two * d)
     z, zfree = _clip(z0, cst[C_ZMIN], cst[C_ZMAX])
@@ -83,7 +86,7 @@ def _trap_forward(q, a, e, p, qe, s, cst):
     sq = math.sqrt(one + z * z)
     per = bw + two * d * sq
     rh = area / per
-    r23 = math.exp(cst[C_TWO3] * math.log(rh))
+    r23 = fexp(cst[C_TWO3] * flog(rh))
     v0 = s * r23
     v, vfree = _clip(v0, cst[C_VMIN], cst[C_VMAX])
     return (ly, ld, d, dfree, dq, tw, z0, z, zfree, bw, bfree, area, sq, per, rh, r23, v, vfree)
@@ -205,18 +208,3 @@ def travel_times(mode, q, theta, aux, cst):
     for i in range(q.size):
         out[i] = travel_time(mode, q[i], theta, aux, i, cst)
     return out
-
-
-@njit(cache=True, error_model="numpy")
-def storage(mode, q, theta, aux, xw, down, cst):
-    """Muskingum prism storage Σ_i K_i(Q_i)·(X_i·I_i + (1 − X_i)·Q_i) [m³], I = upstream inflow."""
-    n = q.size
-    inflow = np.zeros(n)
-    for i in range(n):
-        if down[i] >= 0:
-            inflow[down[i]] += q[i]
-    total = 0.0
-    for i in range(n):
-        k = travel_time(mode, q[i], theta, aux, i, cst)
-        total += float(k) * (float(xw[i]) * inflow[i] + (1.0 - float(xw[i])) * float(q[i]))
-    return total

@@ -23,6 +23,8 @@ and Q(t) adjoints (parallel).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -53,23 +55,24 @@ def readout_adjoint(g, ro_idx, gsums, row):
             g[ro_idx[r]] += gsums[row, r]
 
 
-@njit(inline="always", **_opts)
-def clamp_volume(mode, after, i, k, delta, q, theta, aux, xw, cst):
+@njit(**_opts)
+def clamp_volume(mode, after, i, k, delta, qi, qk, theta, aux, xw, cst):
     """Water created [m³] by lifting x_i to Q_i = x_i + delta (docs/routing.md §6).
 
+    qi, qk : discharge of reach i and of its downstream reach k at the start of the step.
     "sweep": δ·(K_i(1−X_i) + Δt/2); "after" with a downstream reach k: δ·(K_i(1−X_i) + K_kX_k)
     (the downstream reach saw x_i, not Q_i, as inflow at the end of the step).
     """
-    ki = travel_time(mode, q[i], theta, aux, i, cst)
+    ki = travel_time(mode, qi, theta, aux, i, cst)
     own = float(ki) * (1.0 - float(xw[i]))
     if after and k >= 0:
-        kk = travel_time(mode, q[k], theta, aux, k, cst)
+        kk = travel_time(mode, qk, theta, aux, k, cst)
         return float(delta) * (own + float(kk) * float(xw[k]))
     return float(delta) * (own + float(cst[C_HALF_DT]))
 
 
 @njit(parallel=True, **_opts)
-def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_idx, blk,
+def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_idx, ro_all, blk,
                    start_conv, sums, store, qfinal, diag):
     """Route ``blk.size`` steps.
 
@@ -77,11 +80,13 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     qlat [R, n] lateral inflow [m³/s], record r held for ``hold`` steps (step t uses r = t//hold)
     theta [m, n], aux [2, n] : per-reach geometry parameters (``geometry.kernel_parameters``)
     xw [n] : Muskingum X; down [n] : downstream index (−1 outlet); q0 [n] : initial Q [m³/s]
-    ro_idx [r] : reaches read out; blk [n_steps] : output row of accumulated state u (state
+    ro_idx [r] : reaches read out (ro_all: all reaches, ro_idx = 0…n−1, accumulated by a
+    parallel pass); blk [n_steps] : output row of accumulated state u (state
     u = Q(u) when ``start_conv`` else Q(u+1)); sums [rows, r] accumulated (+=) sums
     store [n_steps+1, n] : x(t) for the adjoint (time stride 0 when not needed)
     qfinal [n] : Q(n_steps); diag [4] : += (negative solves, clamped solves, clamp volume
-    [m³], outlet outflow volume [m³] by the trapezoid rule)
+    [m³], outlet outflow volume [m³] by the trapezoid rule, Muskingum storage at the start
+    and at the end [m³])
     """
     n = q0.size
     n_steps = blk.size
@@ -89,62 +94,111 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     q = np.empty_like(q0)
     b = np.empty_like(q0)
     c1 = np.empty_like(q0)
-    inf_old = np.zeros_like(q0)   # Σ_up Q_j(t)
-    inf_new = np.zeros_like(q0)   # Σ_up v_j(t+1) (the values the solve uses)
-    inf_next = np.zeros_like(q0)  # Σ_up Q_j(t+1) when it differs ("after")
+    # upstream sums, built by the sweep and consumed by the next step's coefficient pass:
+    # inf = Σ_up of the values the solve uses (Q_j(t+1) when clamping in the sweep, x_j when
+    # clamping after it); infq = Σ_up Q_j(t+1), the next step's I(t) (kept apart from inf
+    # even when equal: reading and zeroing one array in the parallel pass is much slower)
+    inf = np.zeros_like(q0)
+    infq = np.zeros_like(q0)
+    clamp_at = np.empty(n, dtype=np.int32)        # reaches clamped in the current step,
+    clamp_val = np.empty((3, n), dtype=q0.dtype)  # their x, Q(t) and downstream Q(t)
     for i in range(n):
         store[0, i] = q0[i]
         q[i] = _floor(q0[i], qmin)
     for i in range(n):
         if down[i] >= 0:
-            inf_old[down[i]] += q[i]
+            inf[down[i]] += q[i]
+    infq[:] = inf
+    inf[:] = zero  # the sweep reads and resets inf[i]; infq is reset by the coefficient pass
+    diag[4] += prism_storage(mode, q, infq, theta, aux, xw, cst)
     n_neg = 0
     n_clamp = 0
     vol_clamp = 0.0
     vol_out = 0.0
     for t in range(n_steps):
         r = t // hold
-        if start_conv:
-            accumulate(q, ro_idx, sums, blk[t])
+        # the state q = Q(t) is accumulated state u = t ("start") or u = t − 1 ("end")
+        row = blk[t] if start_conv else (blk[t - 1] if t >= 1 else -1)
+        if not ro_all:
+            accumulate(q, ro_idx, sums, row)
+        elif row >= 0:
+            for i in prange(n):
+                sums[row, i] += q[i]
         for i in prange(n):
             k = travel_time(mode, q[i], theta, aux, i, cst)
             cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
-            b[i] = cc2 * inf_old[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+            b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
             c1[i] = cc1
-            inf_new[i] = zero
-            inf_next[i] = zero
+            infq[i] = zero
+        n_step_clamp = 0
         for i in range(n):
-            x = b[i] + c1[i] * inf_new[i]
+            x = b[i] + c1[i] * inf[i]
+            inf[i] = zero
             store[t + 1, i] = x
             qn = x
             kd = down[i]
-            if x < qmin:
+            if x < qmin:  # rare: only note it here (a cold branch slows the whole sweep)
                 qn = qmin
-                n_clamp += 1
-                if x < zero:
-                    n_neg += 1
-                vol_clamp += clamp_volume(mode, after, i, kd, qmin - x, q, theta, aux, xw, cst)
+                clamp_at[n_step_clamp] = i
+                clamp_val[0, n_step_clamp] = x
+                clamp_val[1, n_step_clamp] = q[i]
+                clamp_val[2, n_step_clamp] = q[kd] if kd >= 0 else zero
+                n_step_clamp += 1
             if kd >= 0:
-                if after:
-                    inf_new[kd] += x
-                    inf_next[kd] += qn
-                else:
-                    inf_new[kd] += qn
+                inf[kd] += x if after else qn
+                infq[kd] += qn
             else:
                 vol_out += float(half_dt) * (float(q[i]) + float(qn))
             q[i] = qn
-        if after:
-            inf_old, inf_next = inf_next, inf_old
-        else:
-            inf_old, inf_new = inf_new, inf_old
-        if not start_conv:
-            accumulate(q, ro_idx, sums, blk[t])
+        for c in range(n_step_clamp):
+            i = clamp_at[c]
+            x = clamp_val[0, c]
+            n_neg += x < zero
+            vol_clamp += clamp_volume(mode, after, i, down[i], qmin - x, clamp_val[1, c],
+                                      clamp_val[2, c], theta, aux, xw, cst)
+        n_clamp += n_step_clamp
+    if not start_conv and n_steps:
+        accumulate(q, ro_idx, sums, blk[n_steps - 1])
     for i in range(n):
         qfinal[i] = q[i]
     diag[0] += n_neg
     diag[1] += n_clamp
     diag[2] += vol_clamp
     diag[3] += vol_out
+    diag[5] += prism_storage(mode, q, infq, theta, aux, xw, cst)
+
+
+@njit(parallel=True, **_opts)
+def prism_storage(mode, q, inflow, theta, aux, xw, cst):
+    """Muskingum storage Σ_i K_i(Q_i)·(X_i·I_i + (1 − X_i)·Q_i) [m³] (I = upstream inflow)."""
+    total = 0.0
+    for i in prange(q.size):
+        k = float(travel_time(mode, q[i], theta, aux, i, cst))
+        x = float(xw[i])
+        total += k * (x * float(inflow[i]) + (1.0 - x) * float(q[i]))
+    return total
+
+
+@njit(**_opts)
+def lateral_stats(qlat, qmin):
+    """(non-finite count, negative count, Σ max(q', qmin), Σ (max(q', qmin) − q')) of qlat."""
+    bad = 0
+    neg = 0
+    total = 0.0
+    added = 0.0
+    for r in range(qlat.shape[0]):
+        for i in range(qlat.shape[1]):
+            v = float(qlat[r, i])
+            if not math.isfinite(v):
+                bad += 1
+            elif v < 0.0:
+                neg += 1
+            elif v < qmin:
+                total += qmin
+                added += qmin - v
+            else:
+                total += v
+    return bad, neg, total, added
 
 
 @njit(parallel=True, **_opts)
@@ -167,8 +221,12 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
     c4 = np.empty(n, dtype=store.dtype)
     kq = np.empty(n, dtype=store.dtype)
     kth = np.empty((5, n), dtype=store.dtype)
+    inq = np.zeros(n, dtype=store.dtype)   # Σ_up Q_j(t+1), carried from the step after
+    corr = np.zeros(n, dtype=store.dtype)  # Σ_up (Q_j − x_j)(t+1) of clamped reaches ("after")
     for i in range(n):
         g[i] = gqfinal[i]
+        if down[i] >= 0:
+            inq[down[i]] += _floor(store[n_steps, i], qmin)
     for j in range(m):
         for i in range(n):
             gtheta[j, i] = zero
@@ -189,23 +247,25 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
             kth[2, i] = d2
             kth[3, i] = d3
             kth[4, i] = d4
-        for i in range(n - 1, -1, -1):
+        for i in range(n - 1, -1, -1):  # transposed system, downstream first
             kd = down[i]
             up = c1[kd] * xb[kd] if kd >= 0 else zero
-            free = store[t + 1, i] >= qmin
+            x1 = store[t + 1, i]
+            free = x1 >= qmin
             if after:
                 xb[i] = (g[i] if free else zero) + up
+                if not free and kd >= 0:
+                    corr[kd] += qmin - x1
             else:
                 xb[i] = g[i] + up if free else zero
         for i in prange(n):
             xbi = xb[i]
-            i1 = zero
+            i1 = inq[i] - corr[i] if after else inq[i]
+            corr[i] = zero
             i0 = zero
             for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
-                v1 = store[t + 1, j]
-                i1 += v1 if after else _floor(v1, qmin)
-                i0 += _floor(store[t, j], qmin)
+                i0 += _floor(store[t, indices[e]], qmin)
+            inq[i] = i0
             qi = _floor(store[t, i], qmin)
             ql = qlat[r, i]
             kb = travel_time_adjoint(xbi * i1, xbi * i0, xbi * qi, xbi * _floor(ql, qmin), c4[i],

@@ -61,7 +61,7 @@ def read_rapid_case(directory) -> RapidCase:
     import xarray as xr
     import yaml
 
-    from dhbv.network import build_topology
+    from dhbv.network import topology_from_table
 
     directory = Path(directory)
     connect = np.loadtxt(_one(directory, "rapid_connect_*.csv"), delimiter=",", ndmin=2)
@@ -73,7 +73,7 @@ def read_rapid_case(directory) -> RapidCase:
         dt = float(yaml.safe_load(fh)["IS_dtR"])
     pos = {int(r): i for i, r in enumerate(ids_all)}
     sel = np.array([pos[int(r)] for r in basin])
-    topo = build_topology(basin, down_all[sel], source="rapid_connect")
+    topo = topology_from_table(basin, down_all[sel], source="rapid_connect")
     rows = sel[[int(np.flatnonzero(basin == c)[0]) for c in topo.comid]]
     with xr.open_dataset(_one(directory, "Qext_*.nc4")) as ds:
         qext = ds["Qext"].sel(rivid=topo.comid).values.astype(np.float64)

@@ -16,7 +16,7 @@ import torch
 
 from dhbv.errors import DhbvInputError
 
-from . import celerity
+from . import celerity, kernels_cpu
 from .autograd import HotStartFunction, MuskingumCungeFunction, RoutingPlan
 from .diagnostics import RoutingDiagnostics
 from .geometry import ChannelParameters, kernel_parameters
@@ -92,13 +92,25 @@ def _check_lateral(lateral: torch.Tensor, graph: RoutingGraph, lateral_ids) -> t
     elif lateral.shape[1] != graph.n:
         raise DhbvInputError(f"lateral_inflow: {lateral.shape[1]} columns for {graph.n} "
                              "network reaches (pass lateral_ids to match them by id)")
-    v = lateral.detach()
-    if bool((~torch.isfinite(v)).any()):
-        raise DhbvInputError("lateral_inflow: contains NaN or infinite values")
-    if bool((v < 0).any()):
-        raise DhbvInputError(f"lateral_inflow: {int((v < 0).sum())} negative values; lateral "
-                             "inflow must be >= 0 m3/s")
     return lateral
+
+
+def _lateral_volumes(lateral: torch.Tensor, q_min: float) -> tuple[float, float]:
+    """(Σ max(q', q_min), Σ (max(q', q_min) − q')) over all records and reaches [m³/s];
+    raises for NaN, infinite or negative lateral inflow."""
+    v = lateral.detach()
+    if v.is_cuda:
+        bad, neg = int((~torch.isfinite(v)).sum()), int((v < 0).sum())
+        floored = v.double().clamp(min=q_min)
+        total, added = float(floored.sum()), float((floored - v.double()).sum())
+    else:
+        bad, neg, total, added = kernels_cpu.lateral_stats(v.contiguous().numpy(), q_min)
+    if bad:
+        raise DhbvInputError(f"lateral_inflow: {bad} NaN or infinite values")
+    if neg:
+        raise DhbvInputError(f"lateral_inflow: {neg} negative values; lateral inflow must be "
+                             ">= 0 m3/s")
+    return total, added
 
 
 def _readout(readout, n: int) -> np.ndarray:
@@ -139,6 +151,7 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
     if convention not in ("end", "start"):
         raise DhbvInputError(f"convention={convention!r}: expected 'end' or 'start'")
     lateral = _check_lateral(lateral, graph, lateral_ids)
+    inflow, floor_added = _lateral_volumes(lateral, options.q_min)
     dtype, device = lateral.dtype, lateral.device
     hold = options.steps_per(record_seconds, "record_seconds")
     length = options.steps_per(average_seconds or record_seconds, "average_seconds")
@@ -175,25 +188,12 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
         sums = sums + extra
     mean = sums[:n_blocks] / length
     new_state = RoutingState(qfinal, sums[n_blocks], new_count, new_skip)
-    diagnostics = _diagnostics(plan, lateral, theta, q0, qfinal, diag, options, hold)
+    d = diag.cpu().numpy()
+    seconds = options.dt * hold  # per lateral record
+    diagnostics = RoutingDiagnostics(
+        n_steps=n_steps, n_reaches=graph.n, n_negative=int(d[0]), n_clamped=int(d[1]),
+        clamp_volume_m3=float(d[2]), inflow_volume_m3=inflow * seconds,
+        lateral_floor_volume_m3=floor_added * seconds, outflow_volume_m3=float(d[3]),
+        storage_start_m3=float(d[4]), storage_end_m3=float(d[5]))
     log.debug(diagnostics.summary())
     return RoutingResult(mean, new_state, diagnostics)
-
-
-def _diagnostics(plan, lateral, theta, q0, qfinal, diag, options, hold) -> RoutingDiagnostics:
-    lat = lateral.detach().to(torch.float64)
-    floored = lat.clamp(min=options.q_min)
-    th = theta.detach().cpu().numpy().astype(plan.aux.dtype)
-
-    def stored(q):
-        q = np.maximum(q.detach().cpu().numpy().astype(plan.aux.dtype), plan.cst[celerity.C_QMIN])
-        return celerity.storage(plan.mode, q, th, plan.aux, plan.xw, plan.down, plan.cst)
-
-    d = diag.cpu().numpy()
-    return RoutingDiagnostics(
-        n_steps=plan.n_steps, n_reaches=int(plan.down.size), n_negative=int(d[0]),
-        n_clamped=int(d[1]), clamp_volume_m3=float(d[2]),
-        inflow_volume_m3=float(floored.sum()) * options.dt * hold,
-        lateral_floor_volume_m3=float((floored - lat).sum()) * options.dt * hold,
-        outflow_volume_m3=float(d[3]), storage_start_m3=stored(q0),
-        storage_end_m3=stored(qfinal))
