@@ -1,0 +1,54 @@
+"""Time chunks of a domain simulation: a period cut into equal runs of whole years.
+
+A chunk is ``(start, end)`` (inclusive dates); its label ``YYYYMMDD-YYYYMMDD`` names its output
+store and end-state file. The period must be a whole number of years (end = the day before an
+anniversary of the start) and that number a multiple of ``chunk_years``, so every chunk has the
+same number of years and a chunk boundary never depends on how far a run has got.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from dhbv.errors import DhbvInputError
+
+
+def chunk_periods(period, chunk_years: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The chunks ``[(start, end), ...]`` (inclusive dates) of ``period`` = [start, end]."""
+    if period is None or len(period) != 2:
+        raise DhbvInputError(f"simulate_domain.period must be [start, end] dates, got {period!r}")
+    start, end = pd.Timestamp(str(period[0])), pd.Timestamp(str(period[1]))
+    n = int(chunk_years)
+    if n < 1:
+        raise DhbvInputError(f"simulate_domain.chunk_years must be >= 1, got {chunk_years}")
+    years = 0
+    while start + pd.DateOffset(years=years + 1) - pd.Timedelta(days=1) <= end:
+        years += 1
+    if years == 0 or start + pd.DateOffset(years=years) - pd.Timedelta(days=1) != end:
+        raise DhbvInputError(
+            f"simulate_domain.period {start.date()}..{end.date()} is not a whole number of years; "
+            f"end it the day before an anniversary of its start")
+    if years % n:
+        raise DhbvInputError(
+            f"simulate_domain.chunk_years {n} does not divide the period of {years} years "
+            f"({start.date()}..{end.date()}); choose a divisor of {years}")
+    return [(start + pd.DateOffset(years=k), start + pd.DateOffset(years=k + n) - pd.Timedelta(days=1))
+            for k in range(0, years, n)]
+
+
+def chunk_label(chunk) -> str:
+    """``YYYYMMDD-YYYYMMDD`` of a chunk (start, end)."""
+    return f"{chunk[0]:%Y%m%d}-{chunk[1]:%Y%m%d}"
+
+
+def chunk_labels(period, chunk_years: int) -> list[str]:
+    """Labels of every chunk of ``period``, in time order."""
+    return [chunk_label(c) for c in chunk_periods(period, chunk_years)]
+
+
+def find_chunk(period, chunk_years: int, label: str) -> int:
+    """Index of the chunk labelled ``label`` (error if it is not a chunk of the period)."""
+    labels = chunk_labels(period, chunk_years)
+    if label not in labels:
+        raise DhbvInputError(f"chunk {label} is not a chunk of the period {period[0]}..{period[1]} "
+                             f"in {chunk_years}-year chunks ({labels[0]}, ...)")
+    return labels.index(label)
