@@ -36,6 +36,23 @@ def _spinup(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _dataset(config_path, name):
+    """The dataset ``name`` of a configuration file, validated like the workflow's (None
+    without a file: the run's own training data)."""
+    if not config_path:
+        return None
+    from dhbv.config import load_config, resolve_config
+    from dhbv.datasets import dataset_of
+
+    return dataset_of(resolve_config(load_config(config_path), source=config_path), name)
+
+
+def _period(values, option: str = "--period"):
+    from dhbv.config import parse_period
+
+    return parse_period(values, option)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dhbv", description="δHBV2.0 training, simulation, evaluation")
     sub = p.add_subparsers(dest="command", required=True)
@@ -94,12 +111,10 @@ def main(argv=None) -> int:
                 cfg.setdefault("train", {})["progress"] = False
             print(train(cfg, Path(args.run_dir)))
         elif args.command == "simulate":
-            from dhbv.config import load_config
-            from dhbv.datasets import dataset_of
             from dhbv.simulation import simulate
 
-            dataset = dataset_of(load_config(args.config), args.dataset) if args.config else None
-            print(simulate(args.run_dir, dataset, args.out, args.period,
+            print(simulate(args.run_dir, _dataset(args.config, args.dataset), args.out,
+                           _period(args.period),
                            obs_out=args.obs_out, scores_out=args.scores, spinup=args.spinup,
                            member=args.member))
             if args.scores:
@@ -109,20 +124,21 @@ def main(argv=None) -> int:
 
                 print(summarize(pd.read_csv(args.scores)))
         elif args.command == "parameters":
-            from dhbv.config import load_config
-            from dhbv.datasets import dataset_of
+            from dhbv.io.atomic import check_output_path
             from dhbv.io.standard import write_text_atomic
             from dhbv.parameters import range_use
 
-            dataset = dataset_of(load_config(args.config), args.dataset) if args.config else None
-            table = range_use(args.run_dir, dataset, args.period)
+            if args.out:
+                check_output_path(args.out, "--out")
+            table = range_use(args.run_dir, _dataset(args.config, args.dataset),
+                              _period(args.period))
             if args.out:
                 write_text_atomic(table.to_csv(index=False), args.out)
             print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         elif args.command == "evaluate":
             from dhbv.evaluation import score, summarize
 
-            print(summarize(score(args.sim, args.obs, args.out, args.period,
+            print(summarize(score(args.sim, args.obs, args.out, _period(args.period),
                                   min_days=args.min_days)))
         elif args.command == "prepare":
             from dhbv.config import load_config, resolve_config
@@ -136,6 +152,11 @@ def main(argv=None) -> int:
                 print(f"{k}: {v}")
     except DhbvInputError as err:
         print(f"dhbv {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:     # unreadable or unwritable paths: permissions, full disk, ...
+        where = f" {err.filename}" if err.filename else ""
+        print(f"dhbv {args.command}: error:{where}: {err.strerror or err}; check the path and its "
+              "permissions", file=sys.stderr)
         return 2
     return 0
 

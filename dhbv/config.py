@@ -79,9 +79,23 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{key} must be one of {error.validator_value} (got {error.instance!r})"
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{key} must satisfy {v} {error.validator_value} (got {error.instance!r})"
+    if v == "anyOf":
+        return f"{key} must be {' or '.join(_alternative(a) for a in error.validator_value)} " \
+               f"(got {error.instance!r})"
     if v == "pattern":
         return f"{key} must match pattern {error.validator_value!r} (got {error.instance!r})"
     return f"{key}: {error.message}"
+
+
+def _alternative(sub: dict) -> str:
+    """One branch of an ``anyOf`` in words: "null", "'full'", "an integer >= 0"."""
+    if "enum" in sub:
+        return " or ".join(repr(v) for v in sub["enum"])
+    text = {"null": "null", "integer": "an integer", "number": "a number",
+            "string": "a text", "boolean": "true or false"}.get(sub.get("type"), str(sub.get("type")))
+    if "minimum" in sub:
+        text += f" >= {sub['minimum']}"
+    return text
 
 
 def _shown(path: Path) -> str:
@@ -109,18 +123,24 @@ def _file_keys(schema: dict, instance: Any, path: tuple = ()):
         yield from _file_keys(sub, value, path + (name,))
 
 
-def _period(p, name):
+def parse_period(p, name: str):
+    """A [start, end] period as ISO dates (None stays None); a one-line error naming ``name``
+    for anything else, unparsable dates, or an end before the start."""
     if p is None:
         return None
     if not (isinstance(p, (list, tuple)) and len(p) == 2):
-        raise DhbvInputError(f"config {name} must be [start, end] dates, got {p!r}")
+        raise DhbvInputError(f"{name} must be [start, end] dates, got {p!r}")
     try:
         a, b = pd.Timestamp(str(p[0])), pd.Timestamp(str(p[1]))
     except ValueError:
-        raise DhbvInputError(f"config {name}: cannot parse dates {p!r}; use YYYY-MM-DD") from None
+        raise DhbvInputError(f"{name}: cannot parse dates {list(p)!r}; use YYYY-MM-DD") from None
     if b < a:
-        raise DhbvInputError(f"config {name}: end {b.date()} is before start {a.date()}")
+        raise DhbvInputError(f"{name}: end {b.date()} is before start {a.date()}; swap them")
     return [str(a.date()), str(b.date())]
+
+
+def _period(p, name):
+    return parse_period(p, f"config {name}")
 
 
 def _overlap(a, b) -> bool:
@@ -137,6 +157,28 @@ def parse_spinup(value, name: str = "simulate.spinup"):
         return value
     raise DhbvInputError(f"{name} {value!r}: use null (model.warmup), a number of days ≥ 0, "
                          "or 'full' (from the first forcing day)")
+
+
+def _check_simulate_domain(c: dict, source: str) -> None:
+    """simulate_domain: known dataset or forcing-set names, and a period the chunks divide."""
+    sd = c["simulate_domain"]
+    sd["period"] = _period(sd["period"], "simulate_domain.period")
+    for d in sd["datasets"]:
+        fs = c["forcing"]["sets"].get(d)
+        if d not in c["datasets"] and not (fs and fs.get("subunits_of")):
+            raise DhbvInputError(f"{source}: simulate_domain.datasets names {d!r}, which is neither "
+                                 f"in datasets {sorted(c['datasets'])} nor a forcing set with "
+                                 "unit attributes (subunits_of)")
+    if sd["datasets"]:
+        if sd["period"] is None:
+            raise DhbvInputError(f"{source}: simulate_domain.datasets is set but "
+                                 "simulate_domain.period is not; give [start, end]")
+        from dhbv.time_chunks import chunk_periods
+
+        try:
+            chunk_periods(sd["period"], sd["chunk_years"])
+        except DhbvInputError as err:
+            raise DhbvInputError(f"{source}: {err}") from None
 
 
 def _check_semantics(c: dict, source: str) -> None:
@@ -163,9 +205,31 @@ def _check_semantics(c: dict, source: str) -> None:
         if d not in c["datasets"]:
             raise DhbvInputError(f"{source}: simulate.datasets names {d!r}, which is not in "
                                  f"datasets {names}")
+    _check_simulate_domain(c, source)
     if c["ungauged"]["folds"] and t["dataset"] is None:
         raise DhbvInputError(f"{source}: ungauged.folds needs train.dataset (the gauges to split)")
     c["simulate"]["spinup"] = parse_spinup(c["simulate"]["spinup"], "simulate.spinup")
+    _check_models(c, source)
+
+
+def _check_models(c: dict, source: str) -> None:
+    """evaluation.models: the keys each source needs; compare names listed models."""
+    ev, members = c["evaluation"], c["train"]["ensemble"]
+    for name, m in ev["models"].items():
+        where = f"{source}: evaluation.models.{name}"
+        if m["source"] == "member" and not 0 <= (m["member"] if m["member"] is not None else -1) < members:
+            raise DhbvInputError(f"{where}: source member needs member: k with 0 <= k < "
+                                 f"train.ensemble ({members})")
+        if m["source"] == "file" and not m["path"]:
+            raise DhbvInputError(f"{where}: source file needs path: the simulation NetCDF")
+        for d in m["datasets"] or []:
+            if d not in c["simulate"]["datasets"]:
+                raise DhbvInputError(f"{where}: datasets names {d!r}, which is not in "
+                                     f"simulate.datasets {c['simulate']['datasets']}")
+    for name in ev["compare"] or []:
+        if name not in ev["models"]:
+            raise DhbvInputError(f"{source}: evaluation.compare names {name!r}, which is not in "
+                                 f"evaluation.models {list(ev['models'])}")
 
 
 def _dates_as_text(value):

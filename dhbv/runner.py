@@ -7,6 +7,7 @@ windows and gauge batches, and loading a trained run directory.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import torch
 from dhbv.datasets.basin_data import BasinData, stats_name
 from dhbv.datasets.batch import gauge_batch
 from dhbv.errors import DhbvInputError
+
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- settings
@@ -67,6 +70,46 @@ class Prepared:
     static_norm: np.ndarray    # [U, A] normalised attributes
     uparea: np.ndarray         # [U] km²
     elev: np.ndarray           # [U] m
+
+
+FORCING_GAP_POLICIES = ("error", "interpolate")
+
+
+def check_forcing_gaps(data: BasinData, s: int, e: int, policy: str, what: str,
+                       dynamic_inputs=("P", "T", "PET")):
+    """Forcing gaps (NaN) of the days [s, e) the model reads, by ``data.forcing_gaps`` policy.
+
+    ``"error"``: a one-line error naming the first unit, variable and date with a gap.
+    ``"interpolate"``: the gaps are reported (log line with counts) and filled by
+    :func:`prepare`; returns the gauge days [e − s, G] that read a filled value (to leave out
+    of scores and loss), or None when there is no gap.
+    """
+    if policy not in FORCING_GAP_POLICIES:
+        raise DhbvInputError(f"data.forcing_gaps {policy!r}: use one of "
+                             f"{', '.join(FORCING_GAP_POLICIES)}")
+    names = list(data.forcing_names)
+    used = [names.index(v) for v in dict.fromkeys(("P", "T", "PET") + tuple(dynamic_inputs))
+            if v in names]
+    nan = ~np.isfinite(data.forcing[s:e][..., used])        # [days, U, V]
+    if not nan.any():
+        return None
+    unit_days = nan.any(axis=2)
+    t, u, v = np.argwhere(nan)[0]
+    first = (f"unit {data.unit_ids[u]}: {names[used[v]]} is NaN on "
+             f"{int(nan[:, u, v].sum())} day(s) of the {what} days "
+             f"{data.time[s].date()}..{data.time[e - 1].date()}, first {data.time[s + t].date()}")
+    if policy == "error":
+        raise DhbvInputError(f"{first} ({int(unit_days.any(axis=0).sum())} unit(s) with gaps); "
+                             "fill the forcing, or set data.forcing_gaps: interpolate (gap days "
+                             "are then filled and left out of the scores)")
+    gauge_days = np.zeros((e - s, len(data.gauge_ids)), dtype=bool)
+    for g, (idx, _) in enumerate(data.membership.pairs):
+        gauge_days[:, g] = unit_days[:, idx].any(axis=1)
+    log.warning("forcing gaps filled by linear interpolation (data.forcing_gaps: interpolate): "
+                "%d unit-days in %d unit(s) (%s); %d gauge-days left out of the scores",
+                int(unit_days.sum()), int(unit_days.any(axis=0).sum()), first,
+                int(gauge_days.sum()))
+    return gauge_days
 
 
 def prepare(data: BasinData, stats: dict, dynamic_inputs=("P", "T", "PET")) -> Prepared:
@@ -181,13 +224,34 @@ def load_run(run_dir, model_factory=None, device="cpu"):
     p = run_dir / "model.pt"
     if not p.exists():
         raise DhbvInputError(f"{p} not found; train the model first (dhbv train)")
-    blob = torch.load(p, map_location=device, weights_only=False)
-    configure_backends({k: v for k, v in blob["config"]["run"].items() if k != "threads"})
+    if p.is_dir():
+        raise DhbvInputError(f"{p} is a folder; the run's weights must be a file written by "
+                             "dhbv train")
+    try:
+        blob = torch.load(p, map_location=device, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a broken file
+        reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
+        raise DhbvInputError(f"{p} is not a readable dhbv model ({reason}); the file is "
+                             "truncated or corrupt: copy it again or retrain (dhbv train)") from None
+    keys = ("config", "members", "n_static")
+    if not (isinstance(blob, dict) and all(k in blob for k in keys)
+            and isinstance(blob["config"], dict) and "model" in blob["config"]):
+        raise DhbvInputError(f"{p} is not a dhbv run's model.pt (it lacks "
+                             f"{', '.join(keys)}); point --run-dir at a folder written by "
+                             "dhbv train")
+    configure_backends({k: v for k, v in (blob["config"].get("run") or {}).items()
+                        if k != "threads"})
     factory = model_factory or build_model
     models = []
-    for m in blob["members"]:
+    for i, m in enumerate(blob["members"]):
         net = factory(blob["config"]["model"], int(blob["n_static"])).to(device)
-        net.load_state_dict(m["weights"])
+        try:
+            net.load_state_dict(m["weights"])
+        except (RuntimeError, KeyError, TypeError) as err:
+            reason = str(err).splitlines()[0][:100]
+            raise DhbvInputError(f"{p}: weights of member {i} do not fit the model its config "
+                                 f"describes ({reason}); the file is from another model or "
+                                 "version: retrain (dhbv train)") from None
         net.eval()
         models.append(net)
     cfg = dict(blob["config"], _base_dir=blob.get("base_dir", "."))

@@ -18,6 +18,7 @@ from dhbv.datasets.network import UnitNetwork
 from dhbv.datasets.readers import SourceForms, basin_list, read_source
 from dhbv.errors import DhbvInputError
 from dhbv.io import standard as std
+from dhbv.io.atomic import atomic_outputs
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,9 @@ def write_standard(data: BasinData, out_dir) -> dict[str, Path]:
     mem = std.make_membership(g, u, w)
     paths = {"forcing": out / "unit_forcing.nc", "attributes": out / "unit_attributes.nc",
              "observations": out / "gauge_observations.nc", "membership": out / "gauge_membership.nc"}
-    for k, ds in zip(paths, (f, a, o, mem)):
-        std.write_netcdf(ds, paths[k])
+    with atomic_outputs(*paths.values()) as tmps:    # the four files appear together
+        for tmp, ds in zip(tmps, (f, a, o, mem)):
+            ds.to_netcdf(tmp)
     return paths
 
 

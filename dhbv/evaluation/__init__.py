@@ -18,9 +18,16 @@ __all__ = ["nse", "kge", "kge_components", "metrics_table", "METRICS", "PAPER_ME
            "score_table", "score", "summarize"]
 
 
+#: Variable of a simulation file flagging (1) the gauge days whose forcing had gaps filled by
+#: interpolation (``data.forcing_gaps: interpolate``); :func:`score` leaves those days out.
+GAP_FLAG = "forcing_gap_filled"
+
+
 def _obs_mm(path) -> xr.DataArray:
-    with xr.open_dataset(path) as ds:
-        ds = ds.load()
+    from dhbv.io.standard import check_time_axis, open_netcdf
+
+    ds = open_netcdf(path, "observations", ("time", "gauge"))
+    check_time_axis(ds, f"observations {path}")
     if "streamflow" in ds and "observed" not in ds:
         from dhbv.io.standard import observations_mm_per_day, validate_gauge_observations
 
@@ -43,10 +50,16 @@ def score(sim_path, obs_path, out_csv, period=None, *, min_days: int = 365,
     metrics and ``excluded = True``. Columns: see :func:`dhbv.evaluation.metrics_table`, plus
     period_start and period_end. Returns the table; the CSV is written atomically.
     """
-    from dhbv.io.standard import write_text_atomic
+    from dhbv.config import parse_period
+    from dhbv.io.atomic import check_output_path
+    from dhbv.io.standard import check_time_axis, open_netcdf, write_text_atomic
 
-    with xr.open_dataset(sim_path) as ds:
-        sim = ds["streamflow"].load().astype(np.float64)
+    check_output_path(out_csv, "scores output")
+    period = parse_period(period, "evaluation period")
+    ds = open_netcdf(sim_path, "simulation", ("time", "gauge", "streamflow"))
+    check_time_axis(ds, f"simulation {sim_path}")
+    sim = ds["streamflow"].astype(np.float64)
+    gap = ds[GAP_FLAG].astype(bool) if GAP_FLAG in ds else None
     obs = _obs_mm(obs_path)
     sim = sim.assign_coords(gauge=[str(g) for g in sim["gauge"].values])
     obs = obs.assign_coords(gauge=[str(g) for g in obs["gauge"].values])
@@ -62,8 +75,11 @@ def score(sim_path, obs_path, out_csv, period=None, *, min_days: int = 365,
     o = obs.sel(gauge=list(sim["gauge"].values)).reindex(time=t)
     s_arr = sim.transpose("gauge", "time").values
     o_arr = o.transpose("gauge", "time").values
+    mask = None
+    if gap is not None:
+        mask = ~gap.sel(time=t).transpose("gauge", "time").values
     table = score_table(s_arr, o_arr, list(sim["gauge"].values), min_days=min_days,
-                        max_missing_fraction=max_missing_fraction)
+                        max_missing_fraction=max_missing_fraction, mask=mask)
     table.insert(1, "period_start", str(t[0].date()))
     table.insert(2, "period_end", str(t[-1].date()))
     write_text_atomic(table.to_csv(index=False), out_csv)

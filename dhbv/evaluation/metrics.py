@@ -49,8 +49,8 @@ def kge_matrix(sim, obs, names=None, allow_nan_sim=False) -> np.ndarray:
 
 
 def score_table(sim, obs, gauges, *, min_days: int = 365, allow_nan_sim: bool = False,
-                max_missing_fraction: float | None = None):
+                max_missing_fraction: float | None = None, mask=None):
     """:func:`metrics_table` for [gauge, time] arrays (mm d-1) without the missing-data filter
-    by default (the behaviour of :func:`dhbv.evaluation.score`)."""
+    by default (the behaviour of :func:`dhbv.evaluation.score`); ``mask``: days to score."""
     return metrics_table(sim, obs, gauges, min_days=min_days, allow_nan_sim=allow_nan_sim,
-                         max_missing_fraction=max_missing_fraction)
+                         max_missing_fraction=max_missing_fraction, mask=mask)

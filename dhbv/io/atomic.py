@@ -12,11 +12,36 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from dhbv.errors import DhbvInputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_path(dest, what: str = "output") -> Path:
+    """``dest`` as a Path, or a one-line error when it cannot become a file: it is a folder,
+    or a folder on its way is a file."""
+    dest = Path(dest)
+    if dest.is_dir():
+        raise DhbvInputError(f"{what} {dest} is a folder; give a file path")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DhbvInputError(f"{what} {dest}: {parent} is a file, not a folder; give "
+                                     "another path")
+            break
+    return dest
+
+
+@contextlib.contextmanager
+def atomic_outputs(*dests) -> Iterator[list]:
+    """Temporary paths for several outputs of one command (None entries stay None): all
+    replace their destinations when the block ends normally, none on an exception."""
+    with contextlib.ExitStack() as stack:
+        yield [None if d is None else stack.enter_context(atomic_path(d)) for d in dests]
 
 
 @contextlib.contextmanager
@@ -26,7 +51,7 @@ def atomic_path(dest, *, suffix: str = ".tmp") -> Iterator[Path]:
     On an exception the temporary file is removed and ``dest`` is left untouched. The result
     gets the usual permissions of a new file (0666 minus the umask), not mkstemp's 0600.
     """
-    dest = Path(dest)
+    dest = check_output_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)

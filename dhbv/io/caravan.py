@@ -12,6 +12,7 @@ the configured method (Oudin from T mean by default; Hargreaves needs Tmax/Tmin,
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -27,38 +28,102 @@ _DATED_COLUMNS = {"streamflow_mm_per_day": "Q", "total_precipitation_sum_mm": "P
                   "temperature_2m_mean": "T", "potential_evaporation_sum": "PET_source"}
 
 
+def _text_of(path: Path) -> str:
+    """The text of a (gzip-compressed) CSV; one-line errors for unreadable files."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
+                return fh.read()
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DhbvInputError(f"{path}: not UTF-8 text (byte {err.start}); save the CSV as UTF-8 "
+                             "or download it again") from None
+    except (OSError, EOFError) as err:
+        raise DhbvInputError(f"{path}: cannot be read ({err}); the file is truncated or not "
+                             "gzip: download it again") from None
+
+
+def _check_rows(path: Path, lines: list[str]) -> None:
+    """Every row has the first row's number of fields (a partial download cuts the last)."""
+    nf = lines[0].count(",")
+    for k, ln in enumerate(lines):
+        if ln.count(",") != nf:
+            raise DhbvInputError(f"{path}: row {k + 1} has {ln.count(',') + 1} fields, expected "
+                                 f"{nf + 1}; the file is truncated or malformed: download it again")
+
+
+def _numeric(path: Path, df: pd.DataFrame, first_row: int) -> pd.DataFrame:
+    """``df`` as float64; a one-line error naming the file, row and column of a cell that is
+    not a number."""
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            num = pd.to_numeric(df[col], errors="coerce")
+            bad = num.isna() & df[col].notna()
+            k = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DhbvInputError(f"{path}: row {first_row + k} column {col}: "
+                                 f"{df[col].iloc[k]!r} is not a number; fix the cell or write NA "
+                                 "for a missing value")
+    return df.astype(np.float64)
+
+
+def _dates(path: Path, values) -> pd.DatetimeIndex:
+    """The date column as a strictly increasing daily index (errors name the row)."""
+    t = pd.to_datetime(pd.Series(values), errors="coerce")
+    bad = t.isna().to_numpy()
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DhbvInputError(f"{path}: row {k + 2} date {values[k]!r} is not a date; use "
+                             "YYYY-MM-DD")
+    t = pd.DatetimeIndex(t, name="time")
+    step = np.diff(t.values)
+    if (step <= np.timedelta64(0)).any():
+        k = int(np.flatnonzero(step <= np.timedelta64(0))[0]) + 1
+        raise DhbvInputError(f"{path}: row {k + 2} date {t[k].date()} does not follow "
+                             f"{t[k - 1].date()}; sort the rows by date and keep one per day")
+    return t
+
+
 def read_caravan_csv(path, start: str = CARAVAN_START) -> pd.DataFrame:
     """Read one Caravan basin CSV → DataFrame indexed by date, columns P, T, PET_source, Q.
 
     Units: P, PET_source, Q mm d-1; T degC. Missing values (NA) are NaN. ``path`` may be
-    gzip-compressed; ``<id>.csv`` falls back to ``<id>.csv.gz`` when only that exists.
+    gzip-compressed; ``<id>.csv`` falls back to ``<id>.csv.gz`` when only that exists. A file
+    that is empty, truncated, not UTF-8, or holds a cell that is not a number or a date out of
+    order is an error naming the file and the row.
     """
     path = Path(path)
     if not path.exists() and Path(f"{path}.gz").exists():
         path = Path(f"{path}.gz")
     if not path.exists():
+        hint = ""
+        if path.name.split(".")[0].isdigit():
+            hint = (" (an id written without quotes in YAML loses its leading zeros or is read "
+                    "as an octal number: quote ids such as '01022500')")
         raise DhbvInputError(f"Caravan time series {path} not found; check timeseries_dir and the "
-                             "basin list")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:
-        first = fh.readline()
+                             f"basin list{hint}")
+    text = _text_of(path)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise DhbvInputError(f"{path}: the file is empty (a failed download?); download it again")
+    first = lines[0]
+    _check_rows(path, lines)
     if any(c.isalpha() and c not in "eEnNaA" for c in first) or first.lower().startswith("date"):
-        df = pd.read_csv(path, na_values=["NA", "NaN", ""])
+        df = pd.read_csv(io.StringIO(text), na_values=["NA", "NaN", ""])
         if "date" not in df.columns:
             raise DhbvInputError(f"{path}: header without a 'date' column; unsupported layout")
         df = df.rename(columns=_DATED_COLUMNS)
         need = [c for c in ("P", "T", "Q") if c not in df.columns]
         if need:
             raise DhbvInputError(f"{path}: missing column(s) {need}")
-        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="time")
+        df.index = _dates(path, df.pop("date").to_numpy())
         cols = [c for c in ("P", "T", "PET_source", "Q") if c in df.columns]
-        return df[cols].astype(np.float64)
-    df = pd.read_csv(path, header=None, na_values=["NA", "NaN", ""])
+        return _numeric(path, df[cols], 2)
+    df = pd.read_csv(io.StringIO(text), header=None, na_values=["NA", "NaN", ""])
     if df.shape[1] != 4:
         raise DhbvInputError(f"{path}: expected 4 columns (P, T, PET, Q), found {df.shape[1]}")
     df.columns = ["P", "T", "PET_source", "Q"]
     df.index = pd.date_range(start, periods=len(df), freq="D", name="time")
-    return df.astype(np.float64)
+    return _numeric(path, df, 1)
 
 
 def build_caravan_standard(timeseries_dir, basin_ids, attribute_table: pd.DataFrame, *,

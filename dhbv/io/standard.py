@@ -44,12 +44,48 @@ def write_text_atomic(text: str, path) -> Path:
     return path
 
 
-def _open(path, what):
+def open_netcdf(path, what, needs=()) -> xr.Dataset:
+    """The loaded NetCDF ``path``; a one-line error naming it when it is missing, a folder,
+    not a readable NetCDF (another format, a partial download), or lacks one of the variables
+    or coordinates ``needs`` (a file of another kind); a ``time`` among them must hold dates."""
     path = Path(path)
     if not path.exists():
         raise DhbvInputError(f"{what} file {path} does not exist; build it first or fix the path")
-    with xr.open_dataset(path) as ds:
-        return ds.load()
+    if path.is_dir():
+        raise DhbvInputError(f"{what} file {path} is a folder; give the NetCDF file")
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+        reason = (str(err).split(". ")[0].splitlines() or [type(err).__name__])[0][:100]
+        raise DhbvInputError(f"{what} file {path} is not a readable NetCDF ({reason}); "
+                             "re-create or re-download it") from None
+    for name in needs:
+        if name not in ds.variables:
+            held = ", ".join(sorted(map(str, ds.variables))[:8]) or "nothing"
+            raise DhbvInputError(f"{what} file {path} has no '{name}' (it holds {held}); is it "
+                                 f"a {what} file? See docs/datasets.md#standard-forms")
+    if "time" in needs and not np.issubdtype(ds["time"].dtype, np.datetime64):
+        raise DhbvInputError(f"{what} file {path}: time is not a date axis (dtype "
+                             f"{ds['time'].dtype}); give it CF units such as 'days since "
+                             "1980-01-01'")
+    return ds
+
+
+
+def check_time_axis(ds: xr.Dataset, name: str) -> None:
+    """A time axis without duplicates, in increasing order (one-line error naming the date)."""
+    t = pd.DatetimeIndex(ds["time"].values)
+    if t.hasnans:
+        raise DhbvInputError(f"{name}: time axis holds missing dates (NaT); fix the time "
+                             "coordinate")
+    if t.has_duplicates:
+        raise DhbvInputError(f"{name}: date {t[t.duplicated()][0].date()} appears twice on the "
+                             "time axis; keep one value per day")
+    if not t.is_monotonic_increasing:
+        k = int(np.flatnonzero(np.diff(t.values) < np.timedelta64(0))[0]) + 1
+        raise DhbvInputError(f"{name}: time axis is not increasing ({t[k].date()} follows "
+                             f"{t[k - 1].date()}); sort it by date")
 
 
 def _str_coord(values):
@@ -99,8 +135,7 @@ def validate_unit_forcing(ds: xr.Dataset, name: str = "unit forcing") -> xr.Data
     for c in ("area", "lat", "lon"):
         if c not in ds.coords and c not in ds:
             raise DhbvInputError(f"{name}: missing coordinate '{c}' on the unit dimension")
-    if not pd.DatetimeIndex(ds["time"].values).is_monotonic_increasing:
-        raise DhbvInputError(f"{name}: time axis is not increasing")
+    check_time_axis(ds, name)
     t = pd.DatetimeIndex(ds["time"].values)
     if len(t) > 1 and not (np.diff(t.values).astype("timedelta64[h]") == np.timedelta64(24, "h")).all():
         raise DhbvInputError(f"{name}: time axis is not a gap-free daily series; reindex it to "
@@ -112,7 +147,7 @@ def validate_unit_forcing(ds: xr.Dataset, name: str = "unit forcing") -> xr.Data
 
 def read_unit_forcing(path) -> xr.Dataset:
     """Read and validate a unit-forcing NetCDF (unit ids as str, time normalised to days)."""
-    ds = _open(path, "unit forcing")
+    ds = open_netcdf(path, "unit forcing", ("time", "unit"))
     ds = ds.assign_coords(unit=_str_coord(ds["unit"].values),
                           time=pd.DatetimeIndex(ds["time"].values).normalize())
     return validate_unit_forcing(ds, f"unit forcing {path}")
@@ -146,7 +181,7 @@ def validate_unit_attributes(ds: xr.Dataset, required=(), name="unit attributes"
 
 def read_unit_attributes(path, required=()) -> xr.Dataset:
     """Read and validate a unit-attributes NetCDF."""
-    ds = _open(path, "unit attributes")
+    ds = open_netcdf(path, "unit attributes", ("unit",))
     ds = ds.assign_coords(unit=_str_coord(ds["unit"].values))
     return validate_unit_attributes(ds, required, f"unit attributes {path}")
 
@@ -181,6 +216,7 @@ def validate_gauge_observations(ds: xr.Dataset, name="gauge observations") -> xr
         raise DhbvInputError(f"{name}: missing coordinate 'area' [km2] on the gauge dimension")
     if pd.Index(ds["gauge"].values).duplicated().any():
         raise DhbvInputError(f"{name}: duplicate gauge ids")
+    check_time_axis(ds, name)
     return ds
 
 
@@ -200,7 +236,7 @@ def observations_mm_per_day(ds: xr.Dataset) -> xr.DataArray:
 
 def read_gauge_observations(path) -> xr.Dataset:
     """Read and validate a gauge-observations NetCDF."""
-    ds = _open(path, "gauge observations")
+    ds = open_netcdf(path, "gauge observations", ("time", "gauge"))
     ds = ds.assign_coords(gauge=_str_coord(ds["gauge"].values),
                           time=pd.DatetimeIndex(ds["time"].values).normalize())
     return validate_gauge_observations(ds, f"gauge observations {path}")
@@ -237,7 +273,7 @@ def validate_membership(ds: xr.Dataset, name="gauge membership") -> xr.Dataset:
 
 def read_membership(path) -> xr.Dataset:
     """Read and validate a gauge-membership NetCDF (ids as str)."""
-    ds = _open(path, "gauge membership")
+    ds = open_netcdf(path, "gauge membership", ("gauge", "unit", "weight"))
     ds["gauge"] = ("pair", _str_coord(ds["gauge"].values))
     ds["unit"] = ("pair", _str_coord(ds["unit"].values))
     return validate_membership(ds, f"gauge membership {path}")

@@ -48,6 +48,28 @@ def _fill_nan_with_mean(values: np.ndarray, what: str, comid: np.ndarray, source
     return values
 
 
+DANGLING_POLICIES = ("error", "outlet")
+
+
+def _check_dangling(topo, all_ids: np.ndarray, policy: str, source: str) -> None:
+    """Outlets whose NextDownID names a reach missing from the table: an error (policy
+    "error") when the network has more outlets than that one."""
+    if policy not in DANGLING_POLICIES:
+        raise DhbvInputError(f"network.dangling_downstream {policy!r}: use one of "
+                             f"{', '.join(DANGLING_POLICIES)}")
+    nd = topo.next_down[topo.is_outlet]
+    natural = (nd <= 0) | ~np.isin(nd, all_ids)   # not outlets made by dropping a cycle
+    dangling = (nd > 0) & ~np.isin(nd, all_ids)
+    if policy == "error" and dangling.any() and natural.sum() > 1:
+        ids = topo.comid[topo.is_outlet][dangling]
+        raise DhbvInputError(
+            f"{source}: reach COMID {ids[0]} drains to NextDownID {nd[dangling][0]}, which is not "
+            f"in the table ({int(dangling.sum())} such reach(es), {int(natural.sum())} outlets "
+            "in all), so its branch would not reach the others' outlet; restore the missing rows "
+            "or fix NextDownID, or set network.dangling_downstream: outlet if the domain really "
+            "drains to several outlets")
+
+
 def build_network(
     flowlines,
     catchments=None,
@@ -59,6 +81,7 @@ def build_network(
     area_source: str = "auto",
     layer: str | None = None,
     geodataset: str = "merit",
+    dangling_downstream: str = "error",
 ) -> Network:
     """Build the topologically ordered network of one domain.
 
@@ -79,6 +102,11 @@ def build_network(
         ``{canonical: source column}`` overrides for the two files.
     area_source
         Catchment area source, see :func:`dhbv.io.merit.read_catchments`.
+    dangling_downstream
+        ``"error"``: a reach whose NextDownID names a reach missing from the table stops the
+        build when the network has more than one outlet (a lost row would silently cut its
+        branch off from the gauge); ``"outlet"``: such reaches are outlets of the domain. A
+        network with a single outlet may always drain out of the domain (a clipped basin).
 
     Unit and drainage areas
         ``unitarea`` comes from the catchments, else from a ``unitarea`` field, else from
@@ -96,6 +124,7 @@ def build_network(
         cycle_policy=cycle_policy,
         source=source,
     )
+    _check_dangling(topo, table["COMID"].to_numpy(), dangling_downstream, source)
     rows = topo.input_row
     comid = topo.comid
     notes: list[str] = []
@@ -263,6 +292,7 @@ def build_topology(
     catchment_field_map: Mapping[str, str] | None = None,
     area_source: str = "auto",
     ddr_zarr_path: str | Path | None = None,
+    dangling_downstream: str = "error",
 ) -> NetworkSummary:
     """Network stage: build the network of one domain and write it (atomically).
 
@@ -272,6 +302,7 @@ def build_topology(
     net = build_network(
         flowlines, catchments, min_slope=min_slope, cycle_policy=cycle_policy,
         field_map=field_map, catchment_field_map=catchment_field_map, area_source=area_source,
+        dangling_downstream=dangling_downstream,
     )
     write_network(net, out_path)
     if ddr_zarr_path is not None:

@@ -93,8 +93,10 @@ def compute_statistics(
 
 def save_statistics(stats: Mapping[str, Sequence[float]], path: str | os.PathLike) -> None:
     """Write statistics as a JSON object name → [p10, p90, mean, std]."""
+    from dhbv.io.atomic import atomic_path
+
     _validate(stats, str(path))
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump({k: [float(v) for v in stats[k]] for k in stats}, f, indent=1)
         f.write("\n")
 

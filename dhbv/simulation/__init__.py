@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_out=None,
              base_dir=".", model_factory=None, device="auto", spinup=None,
-             min_days=None, member: int | None = None, gauges=None) -> Path:
+             min_days=None, member: int | None = None, gauges=None,
+             forcing_gaps: str | None = None) -> Path:
     """Simulate gauge streamflow with a trained run; returns ``out_path``.
 
     ``dataset``: a dataset mapping (``{"sources": [...]}``, e.g. from
@@ -35,15 +36,27 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
     ``obs_out``: also write the observations (standard gauge form, mm d-1). ``scores_out``:
     also write per-gauge NSE/KGE (CSV) over ``period``, scoring gauges with at least
     ``min_days`` observed days (default: the run's ``evaluation.min_days``).
+    ``forcing_gaps``: "error" or "interpolate" for NaN forcing in the simulated days (default:
+    the run's ``data.forcing_gaps``); interpolated gauge days are flagged in the output
+    (``forcing_gap_filled``) and left out of the scores. Every input is checked before any
+    output is written, and the outputs appear together or not at all.
     """
     import torch
 
-    from dhbv.config import parse_spinup
+    from dhbv.config import parse_period, parse_spinup
     from dhbv.datasets import dataset_of, load_dataset, select_gauges
-    from dhbv.io.standard import make_gauge_observations, write_netcdf
-    from dhbv.runner import load_run, prepare, resolve_device, simulate_gauges
+    from dhbv.evaluation import GAP_FLAG
+    from dhbv.io.atomic import atomic_outputs, check_output_path
+    from dhbv.io.standard import make_gauge_observations
+    from dhbv.runner import (check_forcing_gaps, load_run, prepare, resolve_device,
+                             simulate_gauges)
 
     spinup = parse_spinup(spinup, "simulate(spinup=...)")
+    period = parse_period(period, "simulation period")
+    for path, what in ((out_path, "simulation output"), (obs_out, "observations output"),
+                       (scores_out, "scores output")):
+        if path is not None:
+            check_output_path(path, what)
     dev = resolve_device(device)
     models, cfg, stats = load_run(run_dir, model_factory, device=dev)
     if member is not None:
@@ -69,6 +82,10 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
         if warm < warm_cfg:
             log.warning("spin-up shortened to %d days (forcing starts %s)", warm,
                         data.time[cov0].date())
+    if forcing_gaps is None:
+        forcing_gaps = (cfg.get("data") or {}).get("forcing_gaps", "error")
+    gap_days = check_forcing_gaps(data, i0 - warm, i1 + 1, forcing_gaps, "simulation",
+                                  mc["dynamic_inputs"])
     prep = prepare(data, stats, mc["dynamic_inputs"])
     gauges = list(range(len(data.gauge_ids)))
     sims = []
@@ -93,32 +110,37 @@ def simulate(run_dir, dataset, out_path, period=None, *, obs_out=None, scores_ou
         attrs={"run_dir": str(Path(run_dir).resolve()), "ensemble_members": len(models),
                "member": "all" if member is None else int(member),
                "warmup_days": warm, "sources": "; ".join(data.provenance)})
-    out = write_netcdf(ds, out_path)
-    if obs_out:
-        write_netcdf(make_gauge_observations(time, data.gauge_ids, data.obs[i0:i1 + 1],
-                                             units="mm d-1", area=area), obs_out)
-    if scores_out:
-        from dhbv.evaluation import score
+    if gap_days is not None:
+        ds[GAP_FLAG] = (("time", "gauge"), gap_days[warm:].astype(np.int8),
+                        {"long_name": "forcing gap filled by interpolation (1); not scored"})
+    # every output of the call appears together, or none (e.g. when scoring fails)
+    with atomic_outputs(out_path, obs_out, scores_out) as (t_out, t_obs, t_scores):
+        ds.to_netcdf(t_out)
+        if obs_out:
+            make_gauge_observations(time, data.gauge_ids, data.obs[i0:i1 + 1], units="mm d-1",
+                                    area=area).to_netcdf(t_obs)
+        if scores_out:
+            from dhbv.evaluation import score
 
-        score(out, obs_out or out, scores_out, period,
-              min_days=int(cfg["evaluation"]["min_days"] if min_days is None else min_days))
-    return out
+            score(t_out, t_obs or t_out, t_scores, period,
+                  min_days=int(cfg["evaluation"]["min_days"] if min_days is None else min_days))
+    return Path(out_path)
 
 
 def simulate_basins(run_dir, forms: dict, streamflow_out, scores_out, *, period, spinup,
-                    min_days, device="auto") -> Path:
+                    min_days, device="auto", forcing_gaps=None) -> Path:
     """Rule ``simulate_basins``: one dataset in the standard ``forms`` ({forcing, attributes,
     observations, membership} files) → gauge flows and scores."""
     from dhbv.io.standard import standard_source
 
     dataset = {"sources": [standard_source(**forms)]}
     out = simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
-                   device=device, spinup=spinup, min_days=min_days)
+                   device=device, spinup=spinup, min_days=min_days, forcing_gaps=forcing_gaps)
     return out
 
 
 def simulate_fold(run_dir, forms: dict, folds_csv, fold: int, streamflow_out, scores_out, *,
-                  period, spinup, min_days, device="auto") -> Path:
+                  period, spinup, min_days, device="auto", forcing_gaps=None) -> Path:
     """Rule ``simulate_fold``: the held-out gauges of a PUB fold with that fold's model."""
     from dhbv.io.standard import standard_source
     from dhbv.training.folds import fold_gauges, read_folds
@@ -126,4 +148,5 @@ def simulate_fold(run_dir, forms: dict, folds_csv, fold: int, streamflow_out, sc
     _, held_out = fold_gauges(read_folds(folds_csv), fold)
     dataset = {"sources": [standard_source(**forms)]}
     return simulate(run_dir, dataset, streamflow_out, period, scores_out=scores_out,
-                    device=device, spinup=spinup, min_days=min_days, gauges=held_out)
+                    device=device, spinup=spinup, min_days=min_days, gauges=held_out,
+                    forcing_gaps=forcing_gaps)

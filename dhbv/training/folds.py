@@ -60,7 +60,8 @@ def build_folds(observations, folds: int, seed: int, out) -> Path:
 
 
 def train_fold(forms: dict, folds_csv, fold: int, run_dir, *, run: dict, model: dict,
-               train_cfg: dict, knobs: dict, ensemble=None, evaluation_period=None) -> Path:
+               train_cfg: dict, knobs: dict, ensemble=None, evaluation_period=None,
+               forcing_gaps: str = "error") -> Path:
     """Rule ``train_fold``: train on every gauge of the dataset (standard ``forms``) outside
     ``fold``; see :func:`dhbv.training.trainer.train_model`."""
     from dhbv.training.trainer import train_model
@@ -70,4 +71,4 @@ def train_fold(forms: dict, folds_csv, fold: int, run_dir, *, run: dict, model: 
     if ensemble is not None:
         cfg["ensemble"] = int(ensemble)
     return train_model(forms, run_dir, run=run, model=model, train_cfg=cfg, knobs=knobs,
-                       evaluation_period=evaluation_period)
+                       evaluation_period=evaluation_period, forcing_gaps=forcing_gaps)

@@ -28,8 +28,9 @@ import torch
 
 from dhbv.datasets import BasinData, dataset_of, gauge_batch, load_dataset, select_gauges
 from dhbv.errors import DhbvInputError
-from dhbv.runner import (Prepared, build_model, configure_backends, input_statistics, prepare,
-                         resolve_device, run_units, run_windows, simulate_gauges)
+from dhbv.runner import (Prepared, build_model, check_forcing_gaps, configure_backends,
+                         input_statistics, prepare, resolve_device, run_units, run_windows,
+                         simulate_gauges)
 from dhbv.training.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                       save_atomic, save_checkpoint, set_rng_state)
 from dhbv.training.losses import nse_batch_loss, rmse_comb
@@ -189,6 +190,11 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
         if not np.isfinite(data.obs[i0:i1 + 1, g]).any():
             raise DhbvInputError(f"gauge {data.gauge_ids[g]}: all observations are NaN in the "
                                  "training period; remove it from the training gauges")
+    s0 = max(i0 - int(mc["warmup"]), data.forcing_coverage()[0])
+    gap_days = check_forcing_gaps(data, s0, i1 + 1, cfg["data"]["forcing_gaps"], "training",
+                                  mc["dynamic_inputs"])
+    if gap_days is not None:      # days read from filled forcing count in neither loss nor score
+        data.obs[s0:i1 + 1][gap_days] = np.nan
 
     stats_path = run_dir / "normalization_statistics.json"
     if mc.get("statistics"):
@@ -197,8 +203,6 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
         stats = input_statistics(data, gauges, i0, i1, mc["dynamic_inputs"])
     else:
         stats = load_statistics(stats_path)
-    if compute_stats:
-        save_statistics(stats, stats_path)
     prep = prepare(data, stats, mc["dynamic_inputs"])
     obs_std = torch.tensor(np.nanstd(data.obs[i0:i1 + 1], axis=0), dtype=torch.float32,
                            device=device)
@@ -206,6 +210,10 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
                       batch_gauges=t["batch_gauges"], max_units=t["max_units_per_batch"],
                       exclude=excl, iterations=t["iterations_per_epoch"],
                       windows=t["window_sampling"])
+    WindowSampler(data, gauges, i0, i1, seed=int(r["seed"]), **sampler_kw)  # windows fit
+    if compute_stats:           # the first output, written once every input is checked
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_statistics(stats, stats_path)
     return _Context(cfg, run_dir, base_dir, device, data, prep, gauges, i0, i1, excl, obs_std,
                     sampler_kw, len(data.attribute_names))
 
@@ -232,7 +240,8 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
 
     cfg = resolve_config(config, source="training config")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DhbvInputError(f"run directory {run_dir} is a file; give a folder path")
     base_dir = Path(base_dir).resolve()
     cfg_path = run_dir / "config.resolved.yaml"
     cfg_to_write = dict(cfg, _base_dir=str(base_dir))
@@ -242,13 +251,17 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
         if old != yaml.safe_load(yaml.safe_dump(cfg)):
             raise DhbvInputError(f"run directory {run_dir} holds checkpoints of a different config; "
                                  "use a new run directory or delete its checkpoints/")
-    write_resolved_config(cfg_to_write, cfg_path)
     t = cfg["train"]
     n_members = int(t["ensemble"])
     workers = min(int(t.get("parallel_members") or 1), n_members)
+    if workers > 1 and (model_factory is not None or callbacks):
+        raise DhbvInputError("train.parallel_members > 1 runs members in worker processes; "
+                             "model_factory and callbacks need parallel_members: 1")
     threads = cfg["run"].get("threads")
     member_threads = max(1, int(threads or torch.get_num_threads()) // workers)
+    # every input is read and checked before the run directory gets its first file
     ctx = _setup(cfg, run_dir, base_dir, threads=member_threads if workers > 1 else None)
+    write_resolved_config(cfg_to_write, cfg_path)
     factory = model_factory or build_model
 
     t_start = time.time()
@@ -260,9 +273,6 @@ def train(config: dict, run_dir, *, model_factory=None, callbacks=(), base_dir="
             results.append(res)
             rows_all += res[1]
     else:
-        if model_factory is not None or callbacks:
-            raise DhbvInputError("train.parallel_members > 1 runs members in worker processes; "
-                                 "model_factory and callbacks need parallel_members: 1")
         results = _train_parallel(cfg, run_dir, base_dir, n_members, workers, member_threads)
         rows_all = [row for _, rows in results for row in rows]
         _write_log(rows_all, run_dir / "training_log.csv")
@@ -437,19 +447,19 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
 
 
 def train_model(forms: dict, run_dir, *, run: dict, model: dict, train_cfg: dict, knobs: dict,
-                evaluation_period=None) -> Path:
+                evaluation_period=None, forcing_gaps: str = "error") -> Path:
     """Rule ``train_model``: train on one dataset in the standard forms.
 
     ``forms``: the dataset's files {forcing, attributes, observations, membership}.
     ``run``/``model``/``train_cfg``: the configuration sections the rule takes as params (no
     knobs); ``knobs``: the knob values by section (:func:`dhbv.config.knobs_of`), which change
     speed, not results; ``evaluation_period``: recorded and checked against the training
-    period.
+    period; ``forcing_gaps``: ``data.forcing_gaps``.
     """
     from dhbv.io.standard import standard_source
 
     name = train_cfg["dataset"]
-    cfg = {"run": {**run, **knobs.get("run", {})},
+    cfg = {"run": {**run, **knobs.get("run", {})}, "data": {"forcing_gaps": forcing_gaps},
            "datasets": {name: {"sources": [standard_source(**forms)]}},
            "model": model, "train": {**train_cfg, **knobs.get("train", {})},
            "simulate": dict(knobs.get("simulate", {})),

@@ -11,5 +11,8 @@ summary = build_topology(
     min_slope=snakemake.params.min_slope,
     cycle_policy=snakemake.params.cycle_policy,
     field_map=snakemake.params.field_map or None,
+    # not a param: a network that builds under "error" is the same under "outlet", and one
+    # that does not leaves no output that a change would have to rerun
+    dangling_downstream=snakemake.config["network"]["dangling_downstream"],
 )
 log.info("%s", summary)

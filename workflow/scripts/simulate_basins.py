@@ -15,4 +15,7 @@ simulate_basins(
     spinup=snakemake.params.spinup,
     min_days=snakemake.params.min_days,
     device=snakemake.config["run"]["device"],  # a knob: not a param, reruns nothing
+    # not a param (like the knobs): on forcing without gaps it changes nothing, and with
+    # gaps the policy "error" leaves no output that a change would have to rerun
+    forcing_gaps=snakemake.config["data"]["forcing_gaps"],
 )

@@ -18,4 +18,7 @@ simulate_fold(
     spinup=p.spinup,
     min_days=p.min_days,
     device=snakemake.config["run"]["device"],
+    # not a param (like the knobs): on forcing without gaps it changes nothing, and with
+    # gaps the policy "error" leaves no output that a change would have to rerun
+    forcing_gaps=snakemake.config["data"]["forcing_gaps"],
 )

@@ -21,4 +21,7 @@ if __name__ == "__main__":
         knobs=knobs_of(snakemake.config),
         ensemble=snakemake.params.ensemble,
         evaluation_period=snakemake.config["evaluation"]["period"],
+        # not a param (like the knobs): on forcing without gaps it changes nothing, and with
+        # gaps the policy "error" leaves no output that a change would have to rerun
+        forcing_gaps=snakemake.config["data"]["forcing_gaps"],
     )

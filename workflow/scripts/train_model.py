@@ -20,4 +20,7 @@ if __name__ == "__main__":
         # training period when the workflow starts) are not params: editing them reruns nothing
         knobs=knobs_of(snakemake.config),
         evaluation_period=snakemake.config["evaluation"]["period"],
+        # not a param (like the knobs): on forcing without gaps it changes nothing, and with
+        # gaps the policy "error" leaves no output that a change would have to rerun
+        forcing_gaps=snakemake.config["data"]["forcing_gaps"],
     )
