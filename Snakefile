@@ -31,6 +31,7 @@ include: "workflow/rules/topology.smk"
 include: "workflow/rules/forcing.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/domain.smk"
 
 
 if config["ungauged"]["folds"]:
@@ -47,6 +48,7 @@ localrules:
     all_forcing,
     all_retrieved,
     all_simulations,
+    all_domain_simulations,
     all_ungauged,
 
 
@@ -57,4 +59,5 @@ rule all:
         rules.all_forcing.input,
         rules.all_retrieved.input,
         rules.all_simulations.input,
+        rules.all_domain_simulations.input,
         rules.all_ungauged.input,

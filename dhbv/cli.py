@@ -91,6 +91,24 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--config", required=True)
     r.add_argument("--dataset", default=None, help="dataset name (default: train.dataset)")
     r.add_argument("--out-dir", required=True)
+    d = sub.add_parser("simulate-domain",
+                       help="simulate every unit of a domain in time chunks (resumes a killed run)")
+    d.add_argument("--run-dir", required=True)
+    d.add_argument("--forcing", required=True, help="unit-forcing NetCDF (standard form)")
+    d.add_argument("--attributes", required=True, help="unit-attributes NetCDF (standard form)")
+    d.add_argument("--out-dir", required=True,
+                   help="gets chunks/<chunk>.zarr, states/<chunk>.pt, summary.csv; resumed if present")
+    d.add_argument("--period", nargs=2, metavar=("START", "END"), required=True,
+                   help="a whole number of years, e.g. 1981-01-01 2005-12-31")
+    d.add_argument("--chunk-years", type=int, default=1, help="years per chunk (divides the period)")
+    d.add_argument("--variables", nargs="+", default=None,
+                   help="outputs (default: runoff, its components, aet, swe, soil_moisture, ...)")
+    d.add_argument("--spinup", type=_spinup, default=None,
+                   help="spin-up before the first chunk (default: the run's simulate.spinup)")
+    d.add_argument("--memory-mb", type=float, default=2000, help="memory budget of a unit batch")
+    d.add_argument("--batch-units", type=int, default=None, help="at most this many units per batch")
+    d.add_argument("--device", default="auto")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -150,6 +168,14 @@ def main(argv=None) -> int:
                                 dynamic_inputs=mc["dynamic_inputs"])
             for k, v in write_standard(data, args.out_dir).items():
                 print(f"{k}: {v}")
+        elif args.command == "simulate-domain":
+            from dhbv.simulation.domain import simulate_domain
+
+            simulate_domain(args.run_dir, {"forcing": args.forcing, "attributes": args.attributes},
+                            args.out_dir, period=args.period, chunk_years=args.chunk_years,
+                            spinup=args.spinup, variables=args.variables,
+                            memory_mb=args.memory_mb, batch_units=args.batch_units,
+                            device=args.device, progress=not args.quiet)
     except DhbvInputError as err:
         print(f"dhbv {args.command}: error: {err}", file=sys.stderr)
         return 2

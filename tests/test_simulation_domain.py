@@ -11,7 +11,7 @@ import yaml
 
 from dhbv.errors import DhbvInputError
 from dhbv.simulation import domain as dom
-from dhbv.simulation.chunks import chunk_periods
+from dhbv.time_chunks import chunk_periods
 from dhbv.simulation.store import open_chunks
 from dhbv.simulation.variables import DEFAULT_VARIABLES, VARIABLES
 
@@ -221,3 +221,43 @@ def test_chunk_periods():
         ("1981-10-01", "1983-09-30"), ("1983-10-01", "1985-09-30")]
     with pytest.raises(DhbvInputError, match="not a whole number of years"):
         chunk_periods(["1981-10-01", "1985-09-29"], 1)
+
+
+def test_cli_simulate_domain_and_resume(setup, capsys):
+    from dhbv.cli import main
+
+    tmp, forms = setup
+    args = ["simulate-domain", "--run-dir", str(tmp / "run"), "--forcing", forms["forcing"],
+            "--attributes", forms["attributes"], "--out-dir", str(tmp / "cli"),
+            "--period", "1990-01-01", "1991-12-31", "--variables", "runoff", "swe", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "unit-days/s" in out and "water balance" in out
+    s = pd.read_csv(tmp / "cli/summary.csv", dtype={"unit": str})
+    assert len(s) == 3 and np.abs(s["closure"]).max() < 0.05
+    stamp = (tmp / "cli/states/19910101-19911231.pt").stat().st_mtime_ns
+    assert main(args) == 0                                       # all chunks done: nothing rerun
+    assert (tmp / "cli/states/19910101-19911231.pt").stat().st_mtime_ns == stamp
+    bad = ["simulate-domain", "--run-dir", str(tmp / "run"), "--forcing", forms["forcing"],
+           "--attributes", forms["attributes"], "--out-dir", str(tmp / "cli_bad"),
+           "--period", "1990-01-01", "1992-12-31", "--chunk-years", "2", "--quiet"]
+    assert main(bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not divide the period of 3 years" in err
+    assert not (tmp / "cli_bad").exists()
+
+
+def test_config_section_checks():
+    from dhbv.config import resolve_config
+
+    c = resolve_config({"simulate_domain": {"datasets": [], "period": None}})
+    assert c["simulate_domain"]["chunk_years"] == 1
+    assert c["simulate_domain"]["variables"] == list(DEFAULT_VARIABLES)
+    with pytest.raises(DhbvInputError, match="simulate_domain.datasets names 'nowhere'"):
+        resolve_config({"simulate_domain": {"datasets": ["nowhere"], "period": None}})
+    base = {"datasets": {"d": {"sources": [{"type": "standard", "forcing": "f.nc"}]}}}
+    with pytest.raises(DhbvInputError, match="simulate_domain.period is not"):
+        resolve_config({**base, "simulate_domain": {"datasets": ["d"]}})
+    with pytest.raises(DhbvInputError, match="chunk_years 4 does not divide"):
+        resolve_config({**base, "simulate_domain": {"datasets": ["d"], "chunk_years": 4,
+                                                    "period": ["1981-01-01", "1990-12-31"]}})

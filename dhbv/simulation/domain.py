@@ -1,7 +1,7 @@
 """Domain simulation in time chunks with exact state carry-over (UH-only δHBV2.0 product).
 
 Every unit of a dataset is simulated over ``period`` in chunks of ``chunk_years`` years
-(:mod:`dhbv.simulation.chunks`). The first chunk starts from cold stores after a spin-up
+(:mod:`dhbv.time_chunks`). The first chunk starts from cold stores after a spin-up
 (``simulate.spinup``: null = ``model.warmup`` days, N days, or ``full`` = from the first forcing
 day); every later chunk starts from the previous chunk's state file (:mod:`.state`: LSTM h/c,
 HBV stores per component, UH history), so the chunked run equals the unchunked one within
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dhbv.errors import DhbvInputError
-from dhbv.simulation.chunks import chunk_label, chunk_periods, find_chunk
+from dhbv.time_chunks import chunk_label, chunk_periods, find_chunk
 
 log = logging.getLogger(__name__)
 

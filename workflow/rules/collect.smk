@@ -27,6 +27,15 @@ rule all_simulations:
         ),
 
 
+rule all_domain_simulations:
+    input:
+        expand(
+            "results/domain/{run}/{dataset}/summary.csv",
+            run=config["run"]["name"],
+            dataset=config["simulate_domain"]["datasets"],
+        ),
+
+
 rule all_ungauged:
     input:
         expand(

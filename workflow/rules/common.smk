@@ -1,6 +1,7 @@
 # Shared helpers: wildcard constraints and config look-ups.
 
 from dhbv.config import without_knobs
+from dhbv.time_chunks import chunk_labels
 
 
 wildcard_constraints:
@@ -10,6 +11,7 @@ wildcard_constraints:
     fold="[0-9]+",
     run="[A-Za-z0-9_.-]+",
     dataset="[A-Za-z0-9_]+",
+    chunk="[0-9]{8}-[0-9]{8}",
 
 
 DOMAINS = list(config["domains"])
@@ -76,4 +78,37 @@ def dataset_inputs(wildcards):
                 files[f"{key}_{i}"] = spec
             elif isinstance(spec, dict) and (spec.get("path") or spec.get("dir")):
                 files[f"{key}_{i}"] = spec.get("path") or spec.get("dir")
+    return files
+
+
+SIMULATE_DOMAIN = config["simulate_domain"]
+DOMAIN_CHUNKS = (
+    chunk_labels(SIMULATE_DOMAIN["period"], SIMULATE_DOMAIN["chunk_years"])
+    if SIMULATE_DOMAIN["datasets"]
+    else []
+)
+
+
+def domain_unit_forms(wildcards):
+    """Unit forcing and attributes of a domain: a built dataset or a forcing set."""
+    if wildcards.dataset in config["datasets"]:
+        base = f"results/datasets/{wildcards.dataset}"
+    else:
+        base = f"results/forcing/{wildcards.dataset}"
+    return {"forcing": f"{base}/unit_forcing.nc", "attributes": f"{base}/unit_attributes.nc"}
+
+
+def domain_chunk_inputs(wildcards):
+    """The run, the unit forms and, after the first chunk, the previous chunk's state."""
+    files = {
+        "weights": f"results/models/{wildcards.run}/model.pt",
+        "statistics": f"results/models/{wildcards.run}/normalization_statistics.json",
+        **domain_unit_forms(wildcards),
+    }
+    k = DOMAIN_CHUNKS.index(wildcards.chunk)
+    if k > 0:
+        prev = DOMAIN_CHUNKS[k - 1]
+        files["previous_state"] = (
+            f"results/domain/{wildcards.run}/{wildcards.dataset}/states/{prev}.pt"
+        )
     return files

@@ -16,7 +16,11 @@ def chunk_periods(period, chunk_years: int) -> list[tuple[pd.Timestamp, pd.Times
     """The chunks ``[(start, end), ...]`` (inclusive dates) of ``period`` = [start, end]."""
     if period is None or len(period) != 2:
         raise DhbvInputError(f"simulate_domain.period must be [start, end] dates, got {period!r}")
-    start, end = pd.Timestamp(str(period[0])), pd.Timestamp(str(period[1]))
+    try:
+        start, end = pd.Timestamp(str(period[0])), pd.Timestamp(str(period[1]))
+    except ValueError:
+        raise DhbvInputError(f"simulate_domain.period: cannot parse dates {list(period)!r}; use "
+                             "YYYY-MM-DD") from None
     n = int(chunk_years)
     if n < 1:
         raise DhbvInputError(f"simulate_domain.chunk_years must be >= 1, got {chunk_years}")
