@@ -11,8 +11,10 @@ the configured method (Oudin from T mean by default; Hargreaves needs Tmax/Tmin,
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +50,10 @@ def _check_rows(path: Path, lines: list[str]) -> None:
     nf = lines[0].count(",")
     for k, ln in enumerate(lines):
         if ln.count(",") != nf:
-            raise DhbvInputError(f"{path}: row {k + 1} has {ln.count(',') + 1} fields, expected "
-                                 f"{nf + 1}; the file is truncated or malformed: download it again")
+            n = len(next(csv.reader([ln])))           # commas inside quotes are not separators
+            if n != nf + 1:
+                raise DhbvInputError(f"{path}: row {k + 1} has {n} fields, expected {nf + 1}; "
+                                     "the file is truncated or malformed: download it again")
 
 
 def _numeric(path: Path, df: pd.DataFrame, first_row: int) -> pd.DataFrame:
@@ -68,18 +72,21 @@ def _numeric(path: Path, df: pd.DataFrame, first_row: int) -> pd.DataFrame:
 
 def _dates(path: Path, values) -> pd.DatetimeIndex:
     """The date column as a strictly increasing daily index (errors name the row)."""
-    t = pd.to_datetime(pd.Series(values), errors="coerce")
+    with warnings.catch_warnings():     # dates of another layout: reported below by row
+        warnings.simplefilter("ignore", UserWarning)
+        t = pd.to_datetime(pd.Series(values), errors="coerce")
     bad = t.isna().to_numpy()
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise DhbvInputError(f"{path}: row {k + 2} date {values[k]!r} is not a date; use "
-                             "YYYY-MM-DD")
+        what = "has no date" if pd.isna(values[k]) else f"date {values[k]!r} is not a date"
+        raise DhbvInputError(f"{path}: row {k + 2} {what}; write dates as YYYY-MM-DD")
     t = pd.DatetimeIndex(t, name="time")
     step = np.diff(t.values)
     if (step <= np.timedelta64(0)).any():
         k = int(np.flatnonzero(step <= np.timedelta64(0))[0]) + 1
         raise DhbvInputError(f"{path}: row {k + 2} date {t[k].date()} does not follow "
-                             f"{t[k - 1].date()}; sort the rows by date and keep one per day")
+                             f"{t[k - 1].date()}; sort the rows by date, keep one per day and write "
+                             "dates as YYYY-MM-DD")
     return t
 
 

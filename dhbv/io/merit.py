@@ -179,8 +179,19 @@ def _as_int64(values: Any, field: str, name: str, *, fill_missing: int | None = 
 
 
 def _as_float(values: Any, field: str, name: str) -> np.ndarray:
-    arr = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    return arr
+    """A numeric column as float64; empty cells are NaN, text that is not a number an error."""
+    s = pd.Series(values)
+    num = pd.to_numeric(s, errors="coerce")
+    text = s.notna() & num.isna()
+    if text.any() and not pd.api.types.is_float_dtype(s.dtype):
+        text &= s.astype("string").str.strip().fillna("").str.len() > 0
+        text &= ~s.astype("string").str.strip().str.lower().isin(["nan", "na", "none", "null"])
+        if text.any():
+            k = int(np.flatnonzero(text.to_numpy())[0])
+            raise DhbvInputError(f"{name}: field {field!r} row {k + 1}: {s.iloc[k]!r} is not a "
+                                 f"number ({int(text.sum())} such cells); write plain numbers "
+                                 "(decimal point, no units) or leave the cell empty")
+    return num.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def read_reach_table(

@@ -1,0 +1,1086 @@
+"""Broken inputs as users really make them: each stops with one line naming the culprit, and
+nothing is written (docs/validation.md).
+
+One case per broken input, across every stage: configuration, the dataset readers (Caravan
+CSV, CAMELS tables, the standard NetCDF forms), training, simulation, evaluation, the network
+builder, and the workflow. CLI cases run ``dhbv.cli.main`` in-process and check exit status 2,
+one ``dhbv <cmd>: error:`` line naming the culprit, and that no file appeared or changed;
+API cases check ``DhbvInputError`` the same way; workflow cases run ``snakemake -n``.
+"""
+from __future__ import annotations
+
+import copy
+import gzip
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+import yaml
+
+from conftest import REPO, copy_workflow, run_snakemake
+from dhbv.cli import main
+from dhbv.errors import DhbvInputError
+from dhbv.io.standard import standard_source
+from test_training_resume import BASINS, tiny_config
+
+DEMO = REPO / "resources" / "demo"
+CARAVAN = DEMO / "caravan_camels_us" / "timeseries"
+ATTRS = DEMO / "camels_us" / "attributes"
+JUNIATA = DEMO / "juniata_merit" / "juniata_reaches.csv"
+SIM_PERIOD = ["--period", "1996-01-01", "1996-12-31"]
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING) ")
+
+
+# ----------------------------------------------------------------------------- shared inputs
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """A trained tiny run and the standard forms of its three basins (read-only here)."""
+    from dhbv.datasets import dataset_of, load_dataset, write_standard
+    from dhbv.training import train
+
+    root = tmp_path_factory.mktemp("shared")
+    cfg = tiny_config(epochs=1, iterations_per_epoch=1, validation_period=None,
+                      checkpoint_every_steps=None)
+    cfg["datasets"]["three"]["sources"][0].update(timeseries_dir=str(CARAVAN),
+                                                  attributes_dir=str(ATTRS))
+    train(copy.deepcopy(cfg), root / "run")
+    data = load_dataset(dataset_of(cfg), cfg["model"]["attributes"])
+    forms = write_standard(data, root / "std")
+    return {"run": root / "run", "std": forms, "cfg": cfg}
+
+
+@dataclass
+class Case:
+    """A broken input: CLI ``argv`` (or an API ``call``), the texts its error line must hold,
+    and the outputs that must not exist afterwards."""
+
+    argv: list | None = None
+    culprits: tuple = ()
+    call: object = None
+    outputs: list = field(default_factory=list)
+
+
+CASES: dict = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _yaml(path: Path, cfg) -> Path:
+    path.write_text(yaml.safe_dump(cfg) if not isinstance(cfg, str) else cfg)
+    return path
+
+
+def _train_case(tmp, cfg, *culprits) -> Case:
+    conf = _yaml(tmp / "bad.yaml", cfg)
+    return Case(["train", "--config", conf, "--run-dir", tmp / "run"], culprits,
+                outputs=[tmp / "run"])
+
+
+def _cfg(**train):
+    cfg = tiny_config(validation_period=None, checkpoint_every_steps=None, **train)
+    cfg["datasets"]["three"]["sources"][0].update(timeseries_dir=str(CARAVAN),
+                                                  attributes_dir=str(ATTRS))
+    return cfg
+
+
+def _caravan_copy(tmp) -> Path:
+    ts = tmp / "ts"
+    ts.mkdir()
+    for b in BASINS:
+        shutil.copy(CARAVAN / f"{b}.csv", ts / f"{b}.csv")
+    return ts
+
+
+def _prepare_case(tmp, source: dict, *culprits, attributes=None) -> Case:
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"] = [source]
+    if attributes is not None:
+        cfg["model"]["attributes"] = attributes
+    conf = _yaml(tmp / "data.yaml", cfg)
+    return Case(["prepare", "--config", conf, "--out-dir", tmp / "out"], culprits,
+                outputs=[tmp / "out"])
+
+
+def _caravan_case(tmp, edit, *culprits, basin=BASINS[1]) -> Case:
+    """Prepare the three Caravan basins after ``edit(path of one basin's CSV)``."""
+    ts = _caravan_copy(tmp)
+    edit(ts / f"{basin}.csv")
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], timeseries_dir=str(ts))
+    return _prepare_case(tmp, src, *culprits)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def _write_lines(path: Path, lines) -> None:
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _std_copy(tmp, shared) -> dict:
+    out = {}
+    for k, p in shared["std"].items():
+        out[k] = tmp / Path(p).name
+        shutil.copy(p, out[k])
+    return out
+
+
+def _edit_nc(path: Path, edit) -> None:
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds = edit(ds)
+    path.unlink()
+    ds.to_netcdf(path)
+
+
+def _std_case(tmp, shared, what: str, edit, *culprits, cmd="prepare") -> Case:
+    """A standard-form dataset with one file edited (``edit(ds) -> ds``, or a callable on the
+    path when ``what`` ends with '!'), read by ``dhbv prepare`` or ``dhbv simulate``."""
+    forms = _std_copy(tmp, shared)
+    key = what.rstrip("!")
+    if what.endswith("!"):
+        edit(forms[key])
+    else:
+        _edit_nc(forms[key], edit)
+    source = standard_source(**forms)
+    if cmd == "prepare":
+        return _prepare_case(tmp, source, *culprits)
+    conf = _yaml(tmp / "std.yaml", {"datasets": {"std": {"sources": [source]}}})
+    return Case(["simulate", "--run-dir", shared["run"], "--config", conf, "--out",
+                 tmp / "sim.nc", *SIM_PERIOD], culprits, outputs=[tmp / "sim.nc"])
+
+
+def _simulate(shared, tmp, *extra, run=None) -> list:
+    return ["simulate", "--run-dir", run or shared["run"], "--out", tmp / "sim.nc", *extra]
+
+
+def _run_copy(tmp, shared) -> Path:
+    run = tmp / "run"
+    shutil.copytree(shared["run"], run, ignore=shutil.ignore_patterns("checkpoints"))
+    return run
+
+
+# ----------------------------------------------------------------------------- configuration
+@case
+def config_yaml_syntax(tmp, shared):
+    return _train_case(tmp, "train:\n  epochs: [1, 2\nmodel: {}\n", "bad.yaml", "line")
+
+
+@case
+def config_yaml_tab_indent(tmp, shared):
+    return _train_case(tmp, "train:\n\tepochs: 2\n", "bad.yaml", "not valid YAML")
+
+
+@case
+def config_not_a_mapping(tmp, shared):
+    return _train_case(tmp, "- train\n- model\n", "bad.yaml", "mapping")
+
+
+@case
+def config_missing_file(tmp, shared):
+    return Case(["train", "--config", tmp / "nope.yaml", "--run-dir", tmp / "run"],
+                ("nope.yaml", "not found"), outputs=[tmp / "run"])
+
+
+@case
+def config_unknown_key(tmp, shared):
+    cfg = _cfg()
+    cfg["train"]["epoch"] = 3
+    return _train_case(tmp, cfg, "train.epoch", "allowed")
+
+
+@case
+def config_misspelt_section(tmp, shared):
+    cfg = _cfg()
+    cfg["trian"] = cfg.pop("train")
+    return _train_case(tmp, cfg, "'trian'")
+
+
+@case
+def config_integer_as_word(tmp, shared):
+    return _train_case(tmp, _cfg(iterations_per_epoch="ten"), "train.iterations_per_epoch",
+                       "'ten'")
+
+
+@case
+def config_integer_as_quoted_number(tmp, shared):
+    return _train_case(tmp, _cfg(epochs="10"), "train.epochs", "integer")
+
+
+@case
+def config_integer_as_fraction(tmp, shared):
+    return _train_case(tmp, _cfg(rho=365.5), "train.rho", "integer")
+
+
+@case
+def config_negative_warmup(tmp, shared):
+    cfg = _cfg()
+    cfg["model"]["warmup"] = -30
+    return _train_case(tmp, cfg, "model.warmup", "minimum")
+
+
+@case
+def config_dropout_as_percent(tmp, shared):
+    cfg = _cfg()
+    cfg["model"]["dropout"] = 50
+    return _train_case(tmp, cfg, "model.dropout", "maximum")
+
+
+@case
+def config_reversed_period(tmp, shared):
+    return _train_case(tmp, _cfg(period=["1982-09-30", "1981-10-01"]), "train.period",
+                       "before start")
+
+
+@case
+def config_impossible_date(tmp, shared):
+    return _train_case(tmp, _cfg(period=["1981-02-30", "1982-09-30"]), "train.period",
+                       "YYYY-MM-DD")
+
+
+@case
+def config_period_one_date(tmp, shared):
+    return _train_case(tmp, _cfg(period=["1981-10-01"]), "train.period")
+
+
+@case
+def config_train_overlaps_evaluation(tmp, shared):
+    cfg = _cfg(period=["1981-10-01", "1996-09-30"])
+    return _train_case(tmp, cfg, "train.period", "overlaps")
+
+
+@case
+def config_dataset_name_typo(tmp, shared):
+    return _train_case(tmp, _cfg(dataset="tree"), "train.dataset", "'tree'")
+
+
+@case
+def config_device_name(tmp, shared):
+    cfg = _cfg()
+    cfg["run"]["device"] = "gpu"
+    return _train_case(tmp, cfg, "run.device", "'gpu'")
+
+
+@case
+def config_forcing_gap_policy(tmp, shared):
+    cfg = _cfg()
+    cfg["data"] = {"forcing_gaps": "fill"}
+    return _train_case(tmp, cfg, "data.forcing_gaps", "'fill'")
+
+
+@case
+def config_dangling_policy(tmp, shared):
+    cfg = _cfg()
+    cfg["network"] = {"dangling_downstream": "ignore"}
+    return _train_case(tmp, cfg, "network.dangling_downstream", "'ignore'")
+
+
+@case
+def config_no_sources(tmp, shared):
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"] = []
+    return _train_case(tmp, cfg, "datasets.three.sources")
+
+
+@case
+def config_source_type_typo(tmp, shared):
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"][0]["type"] = "caravans"
+    return _train_case(tmp, cfg, "'caravans'")
+
+
+# ----------------------------------------------------------------------------- Caravan CSV
+@case
+def caravan_text_in_number_cell(tmp, shared):
+    def edit(p):
+        lines = _lines(p)
+        lines[99] = "1.0,abc,2.0,3.0"
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 100", "column T", "'abc'")
+
+
+@case
+def caravan_decimal_comma(tmp, shared):
+    def edit(p):
+        lines = _lines(p)
+        lines[9] = '"1,5",-3.2,0.4,1.1'
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 10", "'1,5'")
+
+
+@case
+def caravan_empty_file(tmp, shared):
+    return _caravan_case(tmp, lambda p: p.write_text(""), f"{BASINS[1]}.csv", "empty")
+
+
+@case
+def caravan_partial_download(tmp, shared):
+    def edit(p):
+        text = p.read_text()
+        p.write_text(text[: len(text) // 2 - 3])
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "truncated")
+
+
+@case
+def caravan_html_error_page(tmp, shared):
+    page = "<html><head><title>503 Service Unavailable</title></head></html>\n"
+    return _caravan_case(tmp, lambda p: p.write_text(page), f"{BASINS[1]}.csv")
+
+
+@case
+def caravan_utf16_export(tmp, shared):
+    def edit(p):
+        p.write_bytes(p.read_text().encode("utf-16"))
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "UTF-8")
+
+
+@case
+def caravan_corrupt_gzip(tmp, shared):
+    def edit(p):
+        data = gzip.compress(p.read_bytes())
+        p.unlink()
+        Path(f"{p}.gz").write_bytes(data[: len(data) // 3])
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv.gz", "download it again")
+
+
+@case
+def caravan_five_columns(tmp, shared):
+    def edit(p):
+        _write_lines(p, [ln + ",0" for ln in _lines(p)])
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "4 columns")
+
+
+@case
+def caravan_shorter_record(tmp, shared):
+    return _caravan_case(tmp, lambda p: _write_lines(p, _lines(p)[:-365]), BASINS[1], "differ")
+
+
+@case
+def caravan_dated_rows_out_of_order(tmp, shared):
+    def edit(p):
+        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
+        days = pd.date_range("1981-01-01", periods=20)
+        lines += [f"{d.date()},1.0,2.0,3.0" for d in days]
+        lines[6], lines[7] = lines[7], lines[6]
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 8", "sort")
+
+
+@case
+def caravan_dated_day_first_dates(tmp, shared):
+    def edit(p):
+        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
+        lines += [f"{d.day:02d}/{d.month:02d}/{d.year},1.0,2.0,3.0"
+                  for d in pd.date_range("1981-01-01", periods=20)]
+        _write_lines(p, lines)
+    # read month first: 01/02/1981 is 2 February, ..., then 13/01/1981 goes back to January
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 14", "YYYY-MM-DD")
+
+
+@case
+def caravan_dated_not_a_date(tmp, shared):
+    def edit(p):
+        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
+        lines += [f"{d.date()},1.0,2.0,3.0" for d in pd.date_range("1981-01-01", periods=20)]
+        lines[5] = "n/a,1.0,2.0,3.0"
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 6 has no date")
+
+
+@case
+def caravan_dated_missing_streamflow(tmp, shared):
+    def edit(p):
+        lines = ["date,total_precipitation_sum,temperature_2m_mean"]
+        lines += [f"{d.date()},2.0,3.0" for d in pd.date_range("1981-01-01", periods=20)]
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "'Q'")
+
+
+@case
+def caravan_ids_lost_leading_zero(tmp, shared):
+    src = _cfg()["datasets"]["three"]["sources"][0]
+    text = yaml.safe_dump({"datasets": {"three": {"sources": [dict(src, basins="BASINS")]}}})
+    text = text.replace("BASINS", "[01022500, 01057000]")        # unquoted: YAML octal
+    conf = _yaml(tmp / "data.yaml", text)
+    return Case(["prepare", "--config", conf, "--out-dir", tmp / "out"],
+                ("271680.csv", "quote ids"), outputs=[tmp / "out"])
+
+
+@case
+def caravan_wrong_timeseries_dir(tmp, shared):
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], timeseries_dir=str(tmp))
+    return _prepare_case(tmp, src, f"{BASINS[0]}.csv", "timeseries_dir")
+
+
+@case
+def caravan_basin_not_in_attribute_tables(tmp, shared):
+    ts = _caravan_copy(tmp)
+    shutil.copy(ts / f"{BASINS[0]}.csv", ts / "99999999.csv")
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], timeseries_dir=str(ts),
+               basins=[*BASINS, "99999999"])
+    return _prepare_case(tmp, src, "99999999", "attribute tables")
+
+
+@case
+def caravan_basin_list_file_missing(tmp, shared):
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], basins=str(tmp / "basins.txt"))
+    return _prepare_case(tmp, src, "basins.txt", "not found")
+
+
+@case
+def camels_attribute_dir_wrong(tmp, shared):
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], attributes_dir=str(CARAVAN))
+    return _prepare_case(tmp, src, "camels_topo.txt", "attributes_dir")
+
+
+@case
+def camels_attribute_name_unknown(tmp, shared):
+    src = _cfg()["datasets"]["three"]["sources"][0]
+    return _prepare_case(tmp, src, "aridity_index", attributes=["aridity_index", "meanP"])
+
+
+# ----------------------------------------------------------------------------- standard forms
+@case
+def std_forcing_not_netcdf(tmp, shared):
+    return _std_case(tmp, shared, "forcing!", lambda p: p.write_text("P,T,PET\n1,2,3\n"),
+                     "unit_forcing.nc", "not a readable NetCDF")
+
+
+@case
+def std_forcing_empty_file(tmp, shared):
+    return _std_case(tmp, shared, "forcing!", lambda p: p.write_bytes(b""),
+                     "unit_forcing.nc", "not a readable NetCDF")
+
+
+@case
+def std_forcing_partial_download(tmp, shared):
+    def cut(p):
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+    return _std_case(tmp, shared, "forcing!", cut, "unit_forcing.nc", "re-download")
+
+
+@case
+def std_forcing_is_a_folder(tmp, shared):
+    def to_dir(p):
+        p.unlink()
+        p.mkdir()
+    return _std_case(tmp, shared, "forcing!", to_dir, "unit_forcing.nc", "folder")
+
+
+@case
+def std_forcing_is_an_observation_file(tmp, shared):
+    def swap(p):
+        shutil.copy(shared["std"]["observations"], p)
+    return _std_case(tmp, shared, "forcing!", swap, "unit_forcing.nc", "has no 'unit'")
+
+
+@case
+def std_forcing_kelvin(tmp, shared):
+    def kelvin(ds):
+        ds["T"] = ds["T"] + 273.15
+        ds["T"].attrs["units"] = "K"
+        return ds
+    return _std_case(tmp, shared, "forcing", kelvin, "unit_forcing.nc", "units 'K'")
+
+
+@case
+def std_forcing_precipitation_in_metres(tmp, shared):
+    def metres(ds):
+        ds["P"] = ds["P"] / 1000
+        ds["P"].attrs["units"] = "m"
+        return ds
+    return _std_case(tmp, shared, "forcing", metres, "variable P", "'m'")
+
+
+@case
+def std_forcing_without_precipitation(tmp, shared):
+    return _std_case(tmp, shared, "forcing", lambda ds: ds.drop_vars("P"), "'P'")
+
+
+@case
+def std_forcing_time_not_increasing(tmp, shared):
+    def shuffle(ds):
+        order = np.arange(ds.sizes["time"])
+        order[[100, 101]] = order[[101, 100]]
+        return ds.isel(time=order)
+    return _std_case(tmp, shared, "forcing", shuffle, "unit_forcing.nc", "not increasing")
+
+
+@case
+def std_forcing_duplicate_day(tmp, shared):
+    def dup(ds):
+        order = np.arange(ds.sizes["time"])
+        order[101] = 100
+        return ds.isel(time=order)
+    return _std_case(tmp, shared, "forcing", dup, "unit_forcing.nc", "appears twice")
+
+
+@case
+def std_forcing_missing_days(tmp, shared):
+    def drop(ds):
+        keep = np.ones(ds.sizes["time"], bool)
+        keep[200:210] = False
+        return ds.isel(time=keep)
+    return _std_case(tmp, shared, "forcing", drop, "unit_forcing.nc", "gap-free daily")
+
+
+@case
+def std_forcing_time_without_units(tmp, shared):
+    def plain(ds):
+        return ds.assign_coords(time=np.arange(ds.sizes["time"]))
+    return _std_case(tmp, shared, "forcing", plain, "unit_forcing.nc", "not a date axis")
+
+
+@case
+def std_forcing_duplicate_units(tmp, shared):
+    def dup(ds):
+        return ds.assign_coords(unit=[BASINS[0]] * ds.sizes["unit"])
+    return _std_case(tmp, shared, "forcing", dup, "unit_forcing.nc", "duplicate unit")
+
+
+@case
+def std_forcing_ids_lost_leading_zero(tmp, shared):
+    def as_int(ds):
+        return ds.assign_coords(unit=[int(u) for u in ds["unit"].values])
+    return _std_case(tmp, shared, "forcing", as_int, "unit attributes", "do not cover")
+
+
+@case
+def std_observations_cubic_feet(tmp, shared):
+    def cfs(ds):
+        ds["streamflow"].attrs["units"] = "ft3 s-1"
+        return ds
+    return _std_case(tmp, shared, "observations", cfs, "gauge_observations.nc", "'ft3 s-1'")
+
+
+@case
+def std_observations_time_not_increasing(tmp, shared):
+    def rev(ds):
+        return ds.isel(time=slice(None, None, -1))
+    return _std_case(tmp, shared, "observations", rev, "gauge_observations.nc",
+                     "not increasing")
+
+
+@case
+def std_observations_gauge_all_missing(tmp, shared):
+    def blank(ds):
+        ds["streamflow"][:, 1] = np.nan
+        return ds
+    return _std_case(tmp, shared, "observations", blank, f"gauge {BASINS[1]}", "all observations")
+
+
+@case
+def std_membership_negative_weight(tmp, shared):
+    def neg(ds):
+        ds["weight"][0] = -1.0
+        return ds
+    return _std_case(tmp, shared, "membership", neg, "gauge_membership.nc", "positive")
+
+
+@case
+def std_membership_duplicate_pair(tmp, shared):
+    def dup(ds):
+        return ds.isel(pair=[0, 0, 1, 2])
+    return _std_case(tmp, shared, "membership", dup, "gauge_membership.nc", "duplicate")
+
+
+@case
+def std_attributes_missing_unit(tmp, shared):
+    return _std_case(tmp, shared, "attributes", lambda ds: ds.isel(unit=[0, 1]),
+                     "unit attributes", "do not cover")
+
+
+@case
+def std_attributes_nan_area(tmp, shared):
+    def nan(ds):
+        ds["uparea"][2] = np.nan
+        return ds
+    return _std_case(tmp, shared, "attributes", nan, "uparea", BASINS[2])
+
+
+@case
+def std_attributes_missing_model_attribute(tmp, shared):
+    return _std_case(tmp, shared, "attributes", lambda ds: ds.drop_vars("aridity"),
+                     "'aridity'", "model.attributes")
+
+
+# ----------------------------------------------------------------------------- training
+@case
+def train_run_dir_is_a_file(tmp, shared):
+    (tmp / "run").write_text("notes")
+    conf = _yaml(tmp / "ok.yaml", _cfg(epochs=1))
+    return Case(["train", "--config", conf, "--run-dir", tmp / "run"], ("run", "is a file"))
+
+
+@case
+def train_period_outside_forcing(tmp, shared):
+    return _train_case(tmp, _cfg(period=["1979-10-01", "1982-09-30"]), "1979-10-01",
+                       "outside the data record")
+
+
+@case
+def train_no_window_fits(tmp, shared):
+    return _train_case(tmp, _cfg(rho=800), "no training window", "rho")
+
+
+@case
+def train_gauge_list_missing(tmp, shared):
+    return _train_case(tmp, _cfg(gauges=str(tmp / "gauges.txt")), "gauges.txt", "not found")
+
+
+@case
+def train_gauge_not_in_data(tmp, shared):
+    return _train_case(tmp, _cfg(gauges=[BASINS[0], "1057000"]), "gauge 1057000")
+
+
+@case
+def train_gauge_without_observations(tmp, shared):
+    ts = _caravan_copy(tmp)
+    p = ts / f"{BASINS[2]}.csv"
+    _write_lines(p, [",".join(ln.split(",")[:3] + ["NA"]) for ln in _lines(p)])
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"][0]["timeseries_dir"] = str(ts)
+    return _train_case(tmp, cfg, f"gauge {BASINS[2]}", "all observations are NaN")
+
+
+@case
+def train_forcing_gap(tmp, shared):
+    ts = _caravan_copy(tmp)
+    p = ts / f"{BASINS[1]}.csv"
+    lines = _lines(p)
+    for k in range(400, 460):                       # two months of 1982 without P
+        lines[k] = "NA," + lines[k].split(",", 1)[1]
+    _write_lines(p, lines)
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"][0]["timeseries_dir"] = str(ts)
+    return _train_case(tmp, cfg, f"unit {BASINS[1]}", "P is NaN on 60 day(s)",
+                       "data.forcing_gaps")
+
+
+# ----------------------------------------------------------------------------- simulation
+@case
+def sim_model_garbage(tmp, shared):
+    run = _run_copy(tmp, shared)
+    (run / "model.pt").write_bytes(b"\x00garbage" * 50)
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run), ("model.pt", "corrupt"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_model_truncated(tmp, shared):
+    run = _run_copy(tmp, shared)
+    data = (run / "model.pt").read_bytes()
+    (run / "model.pt").write_bytes(data[: len(data) // 2])
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run), ("model.pt", "truncated"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_model_from_another_program(tmp, shared):
+    run = _run_copy(tmp, shared)
+    torch.save({"state_dict": {"w": torch.zeros(3)}, "epoch": 10}, run / "model.pt")
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run), ("model.pt", "not a dhbv run"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_model_weights_of_another_size(tmp, shared):
+    run = _run_copy(tmp, shared)
+    blob = torch.load(run / "model.pt", weights_only=False)
+    blob["config"]["model"]["lstm_hidden"] = 16
+    torch.save(blob, run / "model.pt")
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run), ("model.pt", "do not fit"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_statistics_missing(tmp, shared):
+    run = _run_copy(tmp, shared)
+    (run / "normalization_statistics.json").unlink()
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run),
+                ("normalization_statistics.json", "does not exist"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_statistics_corrupt(tmp, shared):
+    run = _run_copy(tmp, shared)
+    (run / "normalization_statistics.json").write_text('{"P": [0.1, 0.2')
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run),
+                ("normalization_statistics.json", "not valid JSON"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_run_dir_missing(tmp, shared):
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=tmp / "runs"), ("model.pt", "not found"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_reversed_period(tmp, shared):
+    return Case(_simulate(shared, tmp, "--period", "1997-01-01", "1996-01-01"),
+                ("--period", "before start"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_period_impossible_date(tmp, shared):
+    return Case(_simulate(shared, tmp, "--period", "1996-02-30", "1996-12-31"),
+                ("--period", "YYYY-MM-DD"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_period_after_the_record(tmp, shared):
+    return Case(_simulate(shared, tmp, "--period", "2030-01-01", "2030-12-31"),
+                ("2030-01-01", "outside the data record"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_output_is_a_folder(tmp, shared):
+    (tmp / "sim.nc").mkdir()
+    return Case(_simulate(shared, tmp, *SIM_PERIOD), ("sim.nc", "is a folder"))
+
+
+@case
+def sim_output_folder_is_a_file(tmp, shared):
+    (tmp / "results").write_text("")
+    return Case(["simulate", "--run-dir", shared["run"], "--out", tmp / "results" / "sim.nc",
+                 *SIM_PERIOD], ("results", "is a file"))
+
+
+@case
+def sim_scores_path_is_a_folder(tmp, shared):
+    (tmp / "scores").mkdir()
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--scores", tmp / "scores", "--obs-out",
+                          tmp / "obs.nc"),
+                ("scores", "is a folder"), outputs=[tmp / "sim.nc", tmp / "obs.nc"])
+
+
+@case
+def sim_member_out_of_range(tmp, shared):
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--member", "3"), ("member 3",),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_option_member_as_word(tmp, shared):
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--member", "two"), ("--member", "'two'"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_option_negative_spinup(tmp, shared):
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--spinup", "-30"), ("--spinup", "'-30'"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_config_with_unknown_key(tmp, shared):
+    conf = _yaml(tmp / "c.yaml", {"datasets": _cfg()["datasets"], "simulate": {"perod": None}})
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--config", conf), ("c.yaml", "perod"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_dataset_name_unknown(tmp, shared):
+    conf = _yaml(tmp / "c.yaml", {"datasets": _cfg()["datasets"]})
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, "--config", conf, "--dataset", "thre"),
+                ("'thre'",), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_forcing_gap_two_months(tmp, shared):
+    def gap(ds):
+        ds["P"][ds.indexes["time"].get_loc(pd.Timestamp("1996-06-01")):][:61] = np.nan
+        return ds
+    return _std_case(tmp, shared, "forcing", gap, "P is NaN on 61 day(s)", "1996-06-01",
+                     "data.forcing_gaps", cmd="simulate")
+
+
+@case
+def sim_forcing_is_a_gauge_file(tmp, shared):
+    return _std_case(tmp, shared, "forcing!", lambda p: shutil.copy(shared["std"]["membership"], p),
+                     "unit_forcing.nc", "has no 'time'", cmd="simulate")
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _evaluate(tmp, sim, obs, *extra):
+    return Case(["evaluate", "--sim", sim, "--obs", obs, "--out", tmp / "s.csv", *extra],
+                outputs=[tmp / "s.csv"])
+
+
+def _sim_file(tmp, shared) -> Path:
+    from dhbv.io.standard import read_gauge_observations
+
+    obs = read_gauge_observations(shared["std"]["observations"])
+    obs.fillna(1.0).to_netcdf(tmp / "given_sim.nc")
+    return tmp / "given_sim.nc"
+
+
+@case
+def eval_sim_not_netcdf(tmp, shared):
+    (tmp / "sim.nc").write_text("gauge,nse\n")
+    c = _evaluate(tmp, tmp / "sim.nc", shared["std"]["observations"])
+    c.culprits = ("sim.nc", "NetCDF")
+    return c
+
+
+@case
+def eval_sim_is_forcing(tmp, shared):
+    c = _evaluate(tmp, shared["std"]["forcing"], shared["std"]["observations"])
+    c.culprits = ("unit_forcing.nc", "'gauge'")
+    return c
+
+
+@case
+def eval_obs_other_gauges(tmp, shared):
+    sim = _sim_file(tmp, shared)
+    with xr.open_dataset(shared["std"]["observations"]) as ds:
+        ds.load().assign_coords(gauge=["1", "2", "3"]).to_netcdf(tmp / "obs.nc")
+    c = _evaluate(tmp, sim, tmp / "obs.nc")
+    c.culprits = ("gauge",)
+    return c
+
+
+@case
+def eval_negative_observation(tmp, shared):
+    sim = _sim_file(tmp, shared)
+    with xr.open_dataset(shared["std"]["observations"]) as ds:
+        ds = ds.load()
+    ds["streamflow"].loc["1996-03-01", BASINS[0]] = -999.0
+    ds.to_netcdf(tmp / "obs.nc")
+    c = _evaluate(tmp, sim, tmp / "obs.nc")
+    c.culprits = (BASINS[0], "negative")
+    return c
+
+
+@case
+def eval_period_without_days(tmp, shared):
+    c = _evaluate(tmp, _sim_file(tmp, shared), shared["std"]["observations"], "--period",
+                  "2030-01-01", "2030-12-31")
+    c.culprits = ("2030-01-01",)
+    return c
+
+
+@case
+def eval_reversed_period(tmp, shared):
+    c = _evaluate(tmp, _sim_file(tmp, shared), shared["std"]["observations"], "--period",
+                  "1996-12-31", "1996-01-01")
+    c.culprits = ("--period", "before start")
+    return c
+
+
+@case
+def eval_option_min_days_as_word(tmp, shared):
+    c = _evaluate(tmp, _sim_file(tmp, shared), shared["std"]["observations"], "--min-days",
+                  "a year")
+    c.culprits = ("--min-days", "'a year'")
+    return c
+
+
+@case
+def eval_out_is_a_folder(tmp, shared):
+    c = _evaluate(tmp, _sim_file(tmp, shared), shared["std"]["observations"])
+    (tmp / "s.csv").mkdir()
+    c.outputs, c.culprits = [], ("s.csv",)
+    return c
+
+
+@case
+def eval_sim_file_missing(tmp, shared):
+    c = _evaluate(tmp, tmp / "sim_1996.nc", shared["std"]["observations"])
+    c.culprits = ("sim_1996.nc",)
+    return c
+
+
+# ----------------------------------------------------------------------------- network
+def _network_call(tmp, table: pd.DataFrame, **kw):
+    from dhbv.network import build_topology
+
+    table.to_csv(tmp / "reaches.csv", index=False)
+    return lambda: build_topology(tmp / "reaches.csv", out_path=tmp / "network.nc", **kw)
+
+
+def _juniata() -> pd.DataFrame:
+    return pd.read_csv(JUNIATA)
+
+
+@case
+def net_lost_row_second_outlet(tmp, shared):
+    t = _juniata()
+    gone = int(t["NextDownID"].iloc[0])
+    t = t[t["COMID"] != gone].drop(columns=["up1", "up2", "up3", "up4"])
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", str(gone),
+                                                      "network.dangling_downstream"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_lost_row_with_up_fields(tmp, shared):
+    t = _juniata()
+    gone = int(t["NextDownID"].iloc[0])
+    t = t[t["COMID"] != gone]
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", "not in the table"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_cycle(tmp, shared):
+    t = _juniata().drop(columns=["up1", "up2", "up3", "up4"])
+    outlet = t.index[t["NextDownID"] <= 0][0]
+    t.loc[outlet, "NextDownID"] = int(t["COMID"].iloc[0])
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", "cycle"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_duplicate_reach(tmp, shared):
+    t = _juniata()
+    t = pd.concat([t, t.iloc[[5]]], ignore_index=True)
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", "duplicate"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_missing_downstream_column(tmp, shared):
+    t = _juniata().drop(columns=["NextDownID"])
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", "NextDownID"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_length_in_text(tmp, shared):
+    t = _juniata()
+    t["lengthkm"] = t["lengthkm"].astype(str)
+    t.loc[3, "lengthkm"] = "1,2 km"
+    return Case(call=_network_call(tmp, t), culprits=("reaches.csv", "lengthkm"),
+                outputs=[tmp / "network.nc"])
+
+
+@case
+def net_output_is_a_folder(tmp, shared):
+    (tmp / "network.nc").mkdir()
+    return Case(call=_network_call(tmp, _juniata()), culprits=("network.nc", "is a folder"))
+
+
+# ----------------------------------------------------------------------------- the runner
+def _snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.is_dir(), None if p.is_dir() else p.stat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+def _check_line(lines: list[str], prefix: str, culprits) -> str:
+    assert not any("Traceback" in ln for ln in lines), "\n".join(lines)
+    msg = [ln for ln in lines if not LOG_LINE.match(ln)]
+    assert len(msg) == 1, "\n".join(lines)
+    assert msg[0].startswith(prefix), msg[0]
+    for c in culprits:
+        assert str(c) in msg[0], f"{c!r} not in: {msg[0]}"
+    return msg[0]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_input_stops_with_one_line_and_writes_nothing(name, shared, tmp_path, capsys):
+    c = CASES[name](tmp_path, shared)
+    assert c.culprits, "a case must name what its message has to contain"
+    before, shared_before = _snapshot(tmp_path), _snapshot(shared["run"])
+    if c.call is not None:
+        with pytest.raises(DhbvInputError) as err:
+            c.call()
+        _check_line(str(err.value).splitlines() or [""], "", c.culprits)
+    else:
+        argv = [str(a) for a in c.argv]
+        try:
+            rc = main(argv)
+        except SystemExit as stop:           # argparse errors
+            rc = stop.code
+        assert rc == 2
+        _check_line(capsys.readouterr().err.strip().splitlines(), f"dhbv {argv[0]}: error: ",
+                    c.culprits)
+    assert _snapshot(tmp_path) == before, "the command wrote or changed files"
+    assert _snapshot(shared["run"]) == shared_before
+    for out in c.outputs:
+        assert not Path(out).exists()
+
+
+def test_the_matrix_holds_at_least_sixty_cases():
+    assert len(CASES) + len(WORKFLOW_CASES) >= 60
+
+
+# ----------------------------------------------------------------------------- forcing gaps
+def test_interpolated_forcing_gaps_are_reported_and_left_out_of_the_scores(shared, tmp_path,
+                                                                           caplog):
+    """data.forcing_gaps: interpolate: the run goes on, the log counts the gap, and the
+    flagged gauge days do not enter the scores."""
+    from dhbv.simulation import simulate
+
+    forms = _std_copy(tmp_path, shared)
+
+    def gap(ds):
+        i = ds.indexes["time"].get_loc(pd.Timestamp("1996-06-01"))
+        ds["P"][i:i + 61, 1] = np.nan
+        return ds
+    _edit_nc(forms["forcing"], gap)
+    dataset = {"sources": [standard_source(**forms)]}
+    out, scores = tmp_path / "sim.nc", tmp_path / "s.csv"
+    with caplog.at_level("WARNING"):
+        simulate(shared["run"], dataset, out, ["1996-01-01", "1996-12-31"], scores_out=scores,
+                 forcing_gaps="interpolate", min_days=30)
+    assert any("61 unit-days in 1 unit(s)" in r.getMessage() for r in caplog.records)
+    with xr.open_dataset(out) as ds:
+        flag = ds["forcing_gap_filled"].to_pandas()
+    assert flag[BASINS[1]].sum() == 61 and flag[BASINS[0]].sum() == 0
+    t = pd.read_csv(scores, dtype={"gauge": str}).set_index("gauge")
+    # the same scores from the file without the flagged days' observations
+    with xr.open_dataset(out) as ds:
+        ds = ds.load()
+    ds["observed"] = ds["observed"].where(ds["forcing_gap_filled"] == 0)
+    ds = ds.drop_vars("forcing_gap_filled")
+    ds.to_netcdf(tmp_path / "masked.nc")
+    from dhbv.evaluation import score
+
+    ref = score(tmp_path / "masked.nc", tmp_path / "masked.nc", tmp_path / "ref.csv",
+                min_days=30).set_index("gauge")
+    np.testing.assert_allclose(t.loc[BASINS, "nse"], ref.loc[BASINS, "nse"])
+    assert t.loc[BASINS[1], "n_days"] == ref.loc[BASINS[1], "n_days"] < 366
+
+
+# ----------------------------------------------------------------------------- workflow
+WORKFLOW_CASES = {
+    "wf_integer_as_word": ({"train": {"epochs": "six"}}, ("train.epochs",)),
+    "wf_missing_flowlines": ({"domains": {"juniata": {"flowlines": "resources/x/reaches.csv"}}},
+                             ("domains.juniata.flowlines", "resources/x/reaches.csv")),
+    "wf_gap_policy_typo": ({"data": {"forcing_gaps": "skip"}}, ("data.forcing_gaps",)),
+}
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("wf"))
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOW_CASES))
+def test_workflow_stops_before_any_job_with_one_line(name, workflow_copy):
+    over, culprits = WORKFLOW_CASES[name]
+    conf = workflow_copy / f"{name}.yaml"
+    conf.write_text(yaml.safe_dump(over))
+    before = _snapshot(workflow_copy)
+    proc = run_snakemake(workflow_copy, "-n", "--cores", "1", "--configfile", conf.name,
+                         timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and 'File "' not in proc.stdout + proc.stderr
+    msg = [ln for ln in proc.stderr.splitlines() if ln.startswith("dhbv workflow: error: ")]
+    assert len(msg) == 1, proc.stdout[-1000:] + proc.stderr[-1000:]
+    for c in (conf.name, *culprits):
+        assert c in msg[0], msg[0]
+    after = _snapshot(workflow_copy)
+    new = {k for k in set(after) - set(before) if not k.startswith(".snakemake")}
+    assert not new, new
