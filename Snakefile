@@ -4,9 +4,12 @@
 # exactly the rules whose behaviour depends on the edited value.
 
 
+import sys
+
 from snakemake.utils import min_version
 
 from dhbv.config import validate_config
+from dhbv.errors import DhbvInputError
 
 min_version("9.0")
 
@@ -16,7 +19,11 @@ configfile: "config.yaml"
 
 # One-line errors for unknown keys, wrong types, missing files and inconsistent periods or
 # dataset names; fills every default of dhbv/schemas/config.schema.yaml (shared with the CLI).
-validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
+# The message is the only output (no Python frames), and no job starts.
+try:
+    validate_config(config, source=" + ".join(map(str, workflow.configfiles)) or "config")
+except DhbvInputError as err:
+    sys.exit(f"dhbv workflow: error: {err}")
 
 
 include: "workflow/rules/common.smk"

@@ -53,8 +53,16 @@ def _period(values, option: str = "--period"):
     return parse_period(values, option)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors as one line (``dhbv <command>: error: ...``, exit status 2), like input
+    errors; ``--help`` shows the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dhbv", description="δHBV2.0 training, simulation, evaluation")
+    p = _Parser(prog="dhbv", description="δHBV2.0 training, simulation, evaluation")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model")
     t.add_argument("--config", required=True, help="configuration YAML (train.dataset names the data)")
