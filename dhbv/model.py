@@ -43,21 +43,26 @@ class ModelState:
     lstm : (h, c), each [1, B, H], the LSTM's hidden and cell state
     hbv : [5, B, nmul] HBV stores (mm) in ``dhbv.physics.STATE_NAMES`` order
     uh_history : [L − 1, B, 3] unrouted Q0, Q1, Q2 (mm/d) of the last L − 1 days, oldest first
+    mlp_out : optional [B, 13·nmul + 2] MLP output (it depends on the attributes only), kept in
+        evaluation mode so that a continued run skips the MLP; None in training mode
     """
 
     lstm: tuple[Tensor, Tensor]
     hbv: Tensor
     uh_history: Tensor
+    mlp_out: Tensor | None = None
 
     def detach(self) -> "ModelState":
         """The same state cut from the autograd graph."""
         return ModelState((self.lstm[0].detach(), self.lstm[1].detach()), self.hbv.detach(),
-                          self.uh_history.detach())
+                          self.uh_history.detach(),
+                          None if self.mlp_out is None else self.mlp_out.detach())
 
     def to(self, device) -> "ModelState":
         """The state on ``device``."""
         return ModelState((self.lstm[0].to(device), self.lstm[1].to(device)),
-                          self.hbv.to(device), self.uh_history.to(device))
+                          self.hbv.to(device), self.uh_history.to(device),
+                          None if self.mlp_out is None else self.mlp_out.to(device))
 
 
 class DeltaHBV(nn.Module):
@@ -200,17 +205,18 @@ class DeltaHBV(nn.Module):
     # ------------------------------------------------------------------ forward
     def hbv_parameters(
         self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
-        lstm_state: tuple[Tensor, Tensor] | None = None,
+        lstm_state: tuple[Tensor, Tensor] | None = None, mlp_out: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, Tensor]]:
         """Network outputs in the physics layout, all in (0, 1), and the final LSTM state.
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] →
         (dyn [T, B, 3, nmul], static [B, 13, nmul], UH parameters [B, 2], (h, c));
         ``dy_drop`` applied in training mode. The LSTM starts from ``lstm_state`` (zeros when
-        None); its first ``n_prefix`` days carry no gradient.
+        None); its first ``n_prefix`` days carry no gradient. ``mlp_out``: an earlier MLP
+        output of these units (the MLP is skipped).
         """
         dyn, static, uh_params, final = self.networks(x_dyn_norm, x_static_norm, n_prefix,
-                                                      lstm_state)
+                                                      lstm_state, mlp_out)
         if self.training and self.dy_drop > 0.0:
             dyn = apply_dy_drop(dyn, self.dy_drop)
         return dyn, static, uh_params, final
@@ -283,8 +289,11 @@ class DeltaHBV(nn.Module):
         n_pre = n_pre if truncated else 0
         lstm0, hbv0, uh0 = (None, None, None) if state is None else \
             (state.lstm, state.hbv, state.uh_history)
+        mlp_out = None if state is None else state.mlp_out
+        if mlp_out is None and not self.training:   # kept in the state: a continuation skips it
+            mlp_out = self.networks.mlp(x_static_norm)
         dyn, static, uh_params, lstm_final = self.hbv_parameters(x_dyn_norm, x_static_norm,
-                                                                 n_pre, lstm0)
+                                                                 n_pre, lstm0, mlp_out)
         if truncated:
             with torch.no_grad():
                 head = run_hbv2(forcing_raw[:n_pre], dyn[:n_pre], static, uh_params, uparea,
@@ -295,5 +304,6 @@ class DeltaHBV(nn.Module):
         out = run_hbv2(forcing_raw, dyn, static, uh_params, uparea, elev,
                        warmup=int(warmup) - n_pre, options=self.options,
                        full_output=full_output, initial_states=hbv0, initial_uh_history=uh0)
-        out["state"] = ModelState(lstm_final, out["final_states"], out["final_uh_history"])
+        out["state"] = ModelState(lstm_final, out["final_states"], out["final_uh_history"],
+                                  mlp_out)
         return out

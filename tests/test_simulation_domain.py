@@ -104,6 +104,17 @@ def test_chunked_equals_unchunked_for_all_outputs(setup):
     assert np.abs(s["closure"]).max() < 0.05                 # mm over three years
 
 
+def test_later_chunks_skip_the_mlp(setup, monkeypatch):
+    """The MLP output (attributes only) is carried in the state: only the first chunk runs it."""
+    from dhbv.nn.mlp import StaticMLP
+
+    calls = []
+    orig = StaticMLP.forward
+    monkeypatch.setattr(StaticMLP, "forward", lambda self, x: calls.append(len(x)) or orig(self, x))
+    _run(setup, "mlp", 1, batch_units=2)                      # 3 chunks x 2 batches x 2 members
+    assert calls == [2, 2, 1, 1]
+
+
 def test_store_is_cf_zarr(setup):
     out = _run(setup, "cf", 3, variables=["runoff", "swe", "aet"])
     store = next((out / "chunks").glob("*.zarr"))

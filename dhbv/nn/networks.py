@@ -130,7 +130,7 @@ class ParameterNetworks(nn.Module):
         return self.arch.nmul
 
     def raw_outputs(self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
-                    lstm_state: tuple[Tensor, Tensor] | None = None):
+                    lstm_state: tuple[Tensor, Tensor] | None = None, mlp_out: Tensor | None = None):
         """Sigmoid outputs before splitting, and the LSTM's final state.
 
         x_dyn_norm [T, B, n_dyn], x_static_norm [B, n_static] (both normalised) →
@@ -138,7 +138,8 @@ class ParameterNetworks(nn.Module):
         [1, B, H]). ``lstm_state``: the LSTM's initial (h, c) (zeros when None), e.g. the final
         state of the previous period. With gradients enabled, the first ``n_prefix`` days of
         the LSTM run without them (same values, and the hidden state carries over):
-        backpropagation through time is truncated there.
+        backpropagation through time is truncated there. ``mlp_out``: the MLP output of these
+        units from an earlier call (it depends on the attributes only), so the MLP is skipped.
         """
         a = self.arch
         if x_dyn_norm.dim() != 3 or x_dyn_norm.shape[-1] != a.n_dynamic_inputs:
@@ -158,20 +159,22 @@ class ParameterNetworks(nn.Module):
         lstm_in = torch.cat([x_dyn_norm, static_t], dim=-1)
         if not (0 < n_prefix < t and torch.is_grad_enabled()):
             out, final = self.lstm(lstm_in, lstm_state, return_state=True)
-            return out, self.mlp(x_static_norm), final
+            return out, self.mlp(x_static_norm) if mlp_out is None else mlp_out, final
         # one DropConnect draw for the whole window, as an unsplit pass would use
         lstm = self.lstm
         masks = lstm.sample_masks() if lstm.training and lstm.dropout > 0.0 else None
         with torch.no_grad():
             head, state = lstm(lstm_in[:n_prefix], lstm_state, masks=masks, return_state=True)
         tail, final = lstm(lstm_in[n_prefix:], state, masks=masks, return_state=True)
-        return torch.cat([head, tail]), self.mlp(x_static_norm), final
+        return (torch.cat([head, tail]), self.mlp(x_static_norm) if mlp_out is None else mlp_out,
+                final)
 
     def forward(self, x_dyn_norm: Tensor, x_static_norm: Tensor, n_prefix: int = 0,
-                lstm_state: tuple[Tensor, Tensor] | None = None):
+                lstm_state: tuple[Tensor, Tensor] | None = None, mlp_out: Tensor | None = None):
         """→ (dyn [T, B, 3, nmul], static [B, 13, nmul], UH parameters [B, 2], all in (0, 1);
-        final LSTM (h, c)); see :meth:`raw_outputs` for ``n_prefix`` and ``lstm_state``."""
+        final LSTM (h, c)); see :meth:`raw_outputs` for ``n_prefix``, ``lstm_state`` and
+        ``mlp_out``."""
         dyn_out, sta_out, final = self.raw_outputs(x_dyn_norm, x_static_norm, n_prefix,
-                                                   lstm_state)
+                                                   lstm_state, mlp_out)
         static, uh_params = split_static(sta_out, self.arch.nmul)
         return split_dynamic(dyn_out, self.arch.nmul), static, uh_params, final

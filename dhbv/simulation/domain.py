@@ -58,6 +58,7 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
     """
     from dhbv.runner import load_run, resolve_device
     from dhbv.simulation.engine import Timing, batch_units as size_batches, simulate_window
+    from dhbv.simulation.engine import subset_units
     from dhbv.simulation.inputs import load_window
     from dhbv.simulation.state import load_state, run_id, save_state
     from dhbv.simulation.store import UNIT_CHUNK, ChunkStore
@@ -93,9 +94,12 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
                               "history": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M}Z dhbv "
                                          "simulate_domain_chunk"})
     try:
-        ends, bal, timing = simulate_window(models, inputs, stats, mc["dynamic_inputs"], warm,
-                                            states, variables, store, n_batch, dev, bar=bar,
-                                            timing=Timing())
+        if bar is not None and not bar.total:
+            bar.total = len(inputs.unit_ids) * n_days
+        ends, bal, timing = simulate_window(
+            models, len(inputs.unit_ids), lambda u0, u1: subset_units(inputs, u0, u1), stats,
+            mc["dynamic_inputs"], warm, states, variables, store, n_batch, dev, bar=bar,
+            timing=Timing())
         import zarr
 
         zarr.open_group(store.tmp, mode="a").attrs.update(
@@ -163,22 +167,23 @@ def simulate_domain(run_dir, forms: dict, out_dir, *, period, chunk_years=1, spi
     if start:
         log.info("resuming at chunk %d of %d (%s)", start + 1, len(paths),
                  chunk_label(paths[min(start, len(paths) - 1)][0]))
-    n_units = None
-    bar = _bar(progress, 0, "domain")
+    bar = None
+    if progress and start < len(paths):
+        import xarray as xr
+
+        with xr.open_dataset(forms["forcing"]) as f:
+            n_units = f.sizes["unit"]
+        bar = _bar(progress, n_units * sum((c[1] - c[0]).days + 1 for c, _, _ in paths[start:]),
+                   "domain")
     try:
         for k in range(start, len(paths)):
             c, z, s = paths[k]
             if bar is not None:
                 bar.set_description(f"chunk {k + 1}/{len(paths)} {chunk_label(c)}")
-            stats = simulate_chunk(run_dir, forms, c, z, s,
-                                   previous_state=paths[k - 1][2] if k else None, first=k == 0,
-                                   spinup=spinup, variables=variables, memory_mb=memory_mb,
-                                   batch_units=batch_units, device=dev, bar=bar, loaded=loaded)
-            if bar is not None and n_units is None:
-                n_units = stats["units"]
-                days = sum((p[0][1] - p[0][0]).days + 1 for p in paths[start:])
-                bar.total = n_units * days
-                bar.refresh()
+            simulate_chunk(run_dir, forms, c, z, s, previous_state=paths[k - 1][2] if k else None,
+                           first=k == 0, spinup=spinup, variables=variables,
+                           memory_mb=memory_mb, batch_units=batch_units, device=dev, bar=bar,
+                           loaded=loaded)
     finally:
         if bar is not None:
             bar.close()

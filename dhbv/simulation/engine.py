@@ -94,18 +94,20 @@ def subset_units(inputs, u0: int, u1: int):
                    area=inputs.area[sl])
 
 
-def simulate_window(models, inputs, stats, dynamic_inputs, warm: int, states, variables,
-                    store, n_batch: int, device, bar=None, timing: Timing | None = None):
-    """All units of ``inputs`` in batches of ``n_batch``, each batch written to ``store`` (a
+def simulate_window(models, n_u: int, batch_inputs, stats, dynamic_inputs, warm: int, states,
+                    variables, store, n_batch: int, device, bar=None,
+                    timing: Timing | None = None):
+    """All ``n_u`` units in batches of ``n_batch``, each batch written to ``store`` (a
     :class:`dhbv.simulation.store.ChunkStore`) by a writer thread while the next one runs.
 
+    ``batch_inputs(u0, u1)``: the :class:`DomainInputs` of units [u0, u1) over the window (read
+    or generated per batch, so memory does not grow with the number of units).
     Returns (member end states over all units, balance {term: [U] mm}, :class:`Timing`).
     """
     from dhbv.simulation.state import concat_units, select_units
 
     timing = timing or Timing()
-    n_u = len(inputs.unit_ids)
-    n_days = inputs.forcing.shape[0] - int(warm)
+    timing.extra.setdefault("inputs_s", 0.0)
     ends, bal = [[] for _ in models], {}
 
     def write(u0, u1, values):
@@ -118,9 +120,14 @@ def simulate_window(models, inputs, stats, dynamic_inputs, warm: int, states, va
         for u0 in range(0, n_u, n_batch):
             u1 = min(u0 + n_batch, n_u)
             t0 = time.perf_counter()
+            inputs = batch_inputs(u0, u1)
+            n_days = inputs.forcing.shape[0] - int(warm)
+            t1 = time.perf_counter()
+            timing.extra["inputs_s"] += t1 - t0
             st = None if states is None else [select_units(s, np.arange(u0, u1)) for s in states]
-            out, b, e = run_batch(models, subset_units(inputs, u0, u1), stats, dynamic_inputs,
-                                  warm, st, variables, device)
+            out, b, e = run_batch(models, inputs, stats, dynamic_inputs, warm, st, variables,
+                                  device)
+            t0 = t1
             timing.compute_s += time.perf_counter() - t0
             for k, s in enumerate(e):
                 ends[k].append(s)

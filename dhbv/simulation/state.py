@@ -2,7 +2,8 @@
 
 A state file holds, for every ensemble member, the :class:`dhbv.model.ModelState` of all units
 of a domain at the end of a chunk: LSTM hidden and cell state ([1, U, H]), the five HBV stores
-per component ([5, U, nmul], mm) and the unit-hydrograph history ([L − 1, U, 3], mm/d). It also
+per component ([5, U, nmul], mm), the unit-hydrograph history ([L − 1, U, 3], mm/d) and the
+MLP output ([U, 13·nmul + 2], constant in time: later chunks skip the MLP). It also
 records the run it came from (:func:`run_id`), the first day it feeds (``valid_at``: the day
 after the chunk) and the unit ids, so that a state from another model, another period or
 another set of units is refused with a one-line error. Written atomically (temp file + rename).
@@ -38,7 +39,8 @@ def save_state(path, states, *, run: str, valid_at, unit_ids) -> Path:
     blob = {"format": FORMAT, "run_id": run, "valid_at": str(pd.Timestamp(valid_at).date()),
             "unit_ids": [str(u) for u in unit_ids],
             "members": [{"h": s.lstm[0].contiguous(), "c": s.lstm[1].contiguous(),
-                         "hbv": s.hbv.contiguous(), "uh": s.uh_history.contiguous()}
+                         "hbv": s.hbv.contiguous(), "uh": s.uh_history.contiguous(),
+                         "mlp": None if s.mlp_out is None else s.mlp_out.contiguous()}
                         for s in states]}
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -73,7 +75,8 @@ def load_state(path, *, run: str, valid_at, unit_ids, members: int):
     if len(blob["members"]) != members:
         raise DhbvInputError(f"state file {path} has {len(blob['members'])} ensemble members, the "
                              f"run has {members}")
-    return [ModelState((m["h"], m["c"]), m["hbv"], m["uh"]) for m in blob["members"]]
+    return [ModelState((m["h"], m["c"]), m["hbv"], m["uh"], m.get("mlp"))
+            for m in blob["members"]]
 
 
 def select_units(state, units):
@@ -82,7 +85,7 @@ def select_units(state, units):
 
     u = torch.as_tensor(units, dtype=torch.long)
     return ModelState((state.lstm[0][:, u], state.lstm[1][:, u]), state.hbv[:, u],
-                      state.uh_history[:, u])
+                      state.uh_history[:, u], None if state.mlp_out is None else state.mlp_out[u])
 
 
 def concat_units(states):
@@ -92,4 +95,6 @@ def concat_units(states):
     return ModelState((torch.cat([s.lstm[0] for s in states], 1),
                        torch.cat([s.lstm[1] for s in states], 1)),
                       torch.cat([s.hbv for s in states], 1),
-                      torch.cat([s.uh_history for s in states], 1))
+                      torch.cat([s.uh_history for s in states], 1),
+                      None if any(s.mlp_out is None for s in states)
+                      else torch.cat([s.mlp_out for s in states], 0))
