@@ -192,96 +192,52 @@ def config_missing_file(tmp, shared):
 
 
 @case
-def config_unknown_key(tmp, shared):
-    cfg = _cfg()
-    cfg["train"]["epoch"] = 3
-    return _train_case(tmp, cfg, "train.epoch", "allowed")
-
-
-@case
 def config_misspelt_section(tmp, shared):
     cfg = _cfg()
     cfg["trian"] = cfg.pop("train")
     return _train_case(tmp, cfg, "'trian'")
 
 
-@case
-def config_integer_as_word(tmp, shared):
-    return _train_case(tmp, _cfg(iterations_per_epoch="ten"), "train.iterations_per_epoch",
-                       "'ten'")
+# one setting of a valid configuration set to a value users really write (dhbv train):
+# name: (section, key, value, texts the error line must hold)
+BAD_SETTINGS = {
+    "config_unknown_key": ("train", "epoch", 3, ("train.epoch", "allowed")),
+    "config_integer_as_word": ("train", "iterations_per_epoch", "ten",
+                               ("train.iterations_per_epoch", "'ten'")),
+    "config_integer_as_quoted_number": ("train", "epochs", "10", ("train.epochs", "integer")),
+    "config_integer_as_fraction": ("train", "rho", 365.5, ("train.rho", "integer")),
+    "config_negative_warmup": ("model", "warmup", -30, ("model.warmup", "minimum")),
+    "config_dropout_as_percent": ("model", "dropout", 50, ("model.dropout", "maximum")),
+    "config_reversed_period": ("train", "period", ["1982-09-30", "1981-10-01"],
+                               ("train.period", "before start")),
+    "config_impossible_date": ("train", "period", ["1981-02-30", "1982-09-30"],
+                               ("train.period", "YYYY-MM-DD")),
+    "config_period_one_date": ("train", "period", ["1981-10-01"], ("train.period",)),
+    "config_train_overlaps_evaluation": ("train", "period", ["1981-10-01", "1996-09-30"],
+                                         ("train.period", "overlaps")),
+    "config_dataset_name_typo": ("train", "dataset", "tree", ("train.dataset", "'tree'")),
+    "config_device_name": ("run", "device", "gpu", ("run.device", "'gpu'")),
+    "config_forcing_gap_policy": ("data", "forcing_gaps", "fill",
+                                  ("data.forcing_gaps", "'fill'")),
+    "config_dangling_policy": ("network", "dangling_downstream", "ignore",
+                               ("network.dangling_downstream", "'ignore'")),
+    # valid settings that do not fit the data: found when training starts, before any output
+    "train_period_outside_forcing": ("train", "period", ["1979-10-01", "1982-09-30"],
+                                     ("1979-10-01", "outside the data record")),
+    "train_no_window_fits": ("train", "rho", 800, ("no training window", "rho")),
+    "train_gauge_not_in_data": ("train", "gauges", [BASINS[0], "1057000"], ("gauge 1057000",)),
+}
 
 
-@case
-def config_integer_as_quoted_number(tmp, shared):
-    return _train_case(tmp, _cfg(epochs="10"), "train.epochs", "integer")
+def _setting_case(section, key, value, culprits):
+    def build(tmp, shared):
+        cfg = _cfg()
+        cfg.setdefault(section, {})[key] = value
+        return _train_case(tmp, cfg, *culprits)
+    return build
 
 
-@case
-def config_integer_as_fraction(tmp, shared):
-    return _train_case(tmp, _cfg(rho=365.5), "train.rho", "integer")
-
-
-@case
-def config_negative_warmup(tmp, shared):
-    cfg = _cfg()
-    cfg["model"]["warmup"] = -30
-    return _train_case(tmp, cfg, "model.warmup", "minimum")
-
-
-@case
-def config_dropout_as_percent(tmp, shared):
-    cfg = _cfg()
-    cfg["model"]["dropout"] = 50
-    return _train_case(tmp, cfg, "model.dropout", "maximum")
-
-
-@case
-def config_reversed_period(tmp, shared):
-    return _train_case(tmp, _cfg(period=["1982-09-30", "1981-10-01"]), "train.period",
-                       "before start")
-
-
-@case
-def config_impossible_date(tmp, shared):
-    return _train_case(tmp, _cfg(period=["1981-02-30", "1982-09-30"]), "train.period",
-                       "YYYY-MM-DD")
-
-
-@case
-def config_period_one_date(tmp, shared):
-    return _train_case(tmp, _cfg(period=["1981-10-01"]), "train.period")
-
-
-@case
-def config_train_overlaps_evaluation(tmp, shared):
-    cfg = _cfg(period=["1981-10-01", "1996-09-30"])
-    return _train_case(tmp, cfg, "train.period", "overlaps")
-
-
-@case
-def config_dataset_name_typo(tmp, shared):
-    return _train_case(tmp, _cfg(dataset="tree"), "train.dataset", "'tree'")
-
-
-@case
-def config_device_name(tmp, shared):
-    cfg = _cfg()
-    cfg["run"]["device"] = "gpu"
-    return _train_case(tmp, cfg, "run.device", "'gpu'")
-
-
-@case
-def config_forcing_gap_policy(tmp, shared):
-    cfg = _cfg()
-    cfg["data"] = {"forcing_gaps": "fill"}
-    return _train_case(tmp, cfg, "data.forcing_gaps", "'fill'")
-
-
-@case
-def config_dangling_policy(tmp, shared):
-    cfg = _cfg()
-    cfg["network"] = {"dangling_downstream": "ignore"}
-    return _train_case(tmp, cfg, "network.dangling_downstream", "'ignore'")
+CASES.update({name: _setting_case(*spec) for name, spec in BAD_SETTINGS.items()})
 
 
 @case
@@ -364,45 +320,44 @@ def caravan_shorter_record(tmp, shared):
     return _caravan_case(tmp, lambda p: _write_lines(p, _lines(p)[:-365]), BASINS[1], "differ")
 
 
+def _dated_case(tmp, change, *culprits, header="date,streamflow,total_precipitation_sum,"
+                "temperature_2m_mean", date=lambda d: str(d.date())):
+    """A basin's CSV in the dated layout, 20 days from 1981-01-01, then ``change(lines)``."""
+    def edit(p):
+        values = ",".join(["1.0"] * header.count(","))
+        lines = [header] + [f"{date(d)},{values}" for d in pd.date_range("1981-01-01", periods=20)]
+        change(lines)
+        _write_lines(p, lines)
+    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", *culprits)
+
+
+def _swap(lines):
+    lines[6], lines[7] = lines[7], lines[6]
+
+
 @case
 def caravan_dated_rows_out_of_order(tmp, shared):
-    def edit(p):
-        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
-        days = pd.date_range("1981-01-01", periods=20)
-        lines += [f"{d.date()},1.0,2.0,3.0" for d in days]
-        lines[6], lines[7] = lines[7], lines[6]
-        _write_lines(p, lines)
-    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 8", "sort")
+    return _dated_case(tmp, _swap, "row 8", "sort")
 
 
 @case
 def caravan_dated_day_first_dates(tmp, shared):
-    def edit(p):
-        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
-        lines += [f"{d.day:02d}/{d.month:02d}/{d.year},1.0,2.0,3.0"
-                  for d in pd.date_range("1981-01-01", periods=20)]
-        _write_lines(p, lines)
     # read month first: 01/02/1981 is 2 February, ..., then 13/01/1981 goes back to January
-    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 14", "YYYY-MM-DD")
+    return _dated_case(tmp, lambda lines: None, "row 14", "YYYY-MM-DD",
+                       date=lambda d: f"{d.day:02d}/{d.month:02d}/{d.year}")
 
 
 @case
 def caravan_dated_not_a_date(tmp, shared):
-    def edit(p):
-        lines = ["date,streamflow,total_precipitation_sum,temperature_2m_mean"]
-        lines += [f"{d.date()},1.0,2.0,3.0" for d in pd.date_range("1981-01-01", periods=20)]
-        lines[5] = "n/a,1.0,2.0,3.0"
-        _write_lines(p, lines)
-    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "row 6 has no date")
+    def blank(lines):
+        lines[5] = "n/a" + lines[5][10:]
+    return _dated_case(tmp, blank, "row 6 has no date")
 
 
 @case
 def caravan_dated_missing_streamflow(tmp, shared):
-    def edit(p):
-        lines = ["date,total_precipitation_sum,temperature_2m_mean"]
-        lines += [f"{d.date()},2.0,3.0" for d in pd.date_range("1981-01-01", periods=20)]
-        _write_lines(p, lines)
-    return _caravan_case(tmp, edit, f"{BASINS[1]}.csv", "'Q'")
+    return _dated_case(tmp, lambda lines: None, "'Q'",
+                       header="date,total_precipitation_sum,temperature_2m_mean")
 
 
 @case
@@ -623,24 +578,8 @@ def train_run_dir_is_a_file(tmp, shared):
 
 
 @case
-def train_period_outside_forcing(tmp, shared):
-    return _train_case(tmp, _cfg(period=["1979-10-01", "1982-09-30"]), "1979-10-01",
-                       "outside the data record")
-
-
-@case
-def train_no_window_fits(tmp, shared):
-    return _train_case(tmp, _cfg(rho=800), "no training window", "rho")
-
-
-@case
 def train_gauge_list_missing(tmp, shared):
     return _train_case(tmp, _cfg(gauges=str(tmp / "gauges.txt")), "gauges.txt", "not found")
-
-
-@case
-def train_gauge_not_in_data(tmp, shared):
-    return _train_case(tmp, _cfg(gauges=[BASINS[0], "1057000"]), "gauge 1057000")
 
 
 @case
