@@ -17,6 +17,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # One-line errors for unknown keys, wrong types, missing files and inconsistent periods or
 # dataset names; fills every default of dhbv/schemas/config.schema.yaml (shared with the CLI).
 # The message is the only output (no Python frames), and no job starts.
@@ -46,6 +49,7 @@ if config["ungauged"]["folds"]:
     include: "workflow/rules/ungauged.smk"
 
 
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/collect.smk"
 
 
@@ -57,6 +61,7 @@ localrules:
     all_simulations,
     all_domain_simulations,
     all_ungauged,
+    all_evaluation,
 
 
 rule all:
@@ -68,3 +73,4 @@ rule all:
         rules.all_simulations.input,
         rules.all_domain_simulations.input,
         rules.all_ungauged.input,
+        rules.all_evaluation.input,

@@ -29,6 +29,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 TINY = ("--configfile", "tests/config/tiny.yaml", "--replace-workflow-config")
+EVALUATION_FIGURES = ("nse_cdf", "nse_maps", "dnse_map", "nse_by_area", "spearman_bias",
+                      "nnse_hist", "hydrographs")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +120,46 @@ def test_demo_dag_outputs(demo_run):
     assert np.isfinite(sim["streamflow"].values).all() and (sim["streamflow"].values >= 0).all()
 
 
+def report_items(html: str) -> dict[str, tuple[str, bytes]]:
+    """{path: (mime type, content)} of the results embedded in a Snakemake HTML report."""
+    import base64
+
+    items = {}
+    for m in re.finditer(r'"(results/[^"]+)": \{"name".*?"mime_type": "([^"]+)".*?'
+                         r'"data_uri": "data:[^,]*;base64,([^"]*)"', html):
+        items[m.group(1)] = (m.group(2), base64.b64decode(m.group(3)))
+    return items
+
+
+def test_evaluation_table_and_report(demo_run):
+    """The tiny run ends with the metrics table (both models, every gauge), the figures and
+    one self-contained HTML report holding all of them and the run's configuration."""
+    base = demo_run / "results/evaluation/tiny"
+    table = pd.read_csv(base / "metrics.csv", dtype={"gauge": str})
+    assert sorted(set(table["model"])) == ["ensemble", "member0"]
+    assert sorted(table["gauge"]) == ["01547700"] * 2 + ["03015500"] * 2
+    assert table[["area", "lat", "lon", "nse", "kge", "nnse"]].notna().all().all()
+    assert (table["n_days"] == 730).all() and (table["period_start"] == "1985-10-01").all()
+    # the ensemble's NSE is the one simulate_basins scored
+    scores = pd.read_csv(demo_run / "results/simulation/tiny/tiny_unseen/scores.csv",
+                         dtype={"gauge": str}).set_index("gauge")
+    ens = table[table["model"] == "ensemble"].set_index("gauge")
+    np.testing.assert_allclose(ens["nse"], scores.loc[ens.index, "nse"], rtol=1e-6)
+    proc = run_snakemake(demo_run, "--report", "results/report.html", *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (demo_run / "results/report.html").read_text()
+    assert "Undefined substitution" not in proc.stderr
+    items = report_items(html)
+    for name in EVALUATION_FIGURES:
+        mime, data = items[f"results/evaluation/tiny/figures/{name}.png"]
+        assert mime == "image/png" and data.startswith(b"\x89PNG") and len(data) > 5000, name
+    mime, data = items["results/evaluation/tiny/metrics.csv"]
+    assert mime == "text/csv" and data.decode() == (base / "metrics.csv").read_text()
+    assert "results/evaluation/tiny/summary.csv" in items
+    _, data = items["results/evaluation/tiny/configuration.yaml"]
+    assert "evaluation:" in data.decode() and "member0" in data.decode()
+
+
 def test_ungauged_folds_score_every_gauge_out_of_fold(demo_run):
     """PUB on the tiny dataset (4 gauges, 2 folds): each gauge scored once, by the model of
     its own fold, which never trained on it."""
@@ -149,21 +191,31 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
         assert proc.returncode == 0, proc.stderr[-2000:]
         return job_counts(proc.stdout + proc.stderr)
 
+    # Every setting that is not a knob is in the report's copy of the configuration.
+    cfg = {"write_run_configuration": 1}
     # A gauge-table option affects only the gauge subnetworks and their membership.
     assert dry_run_with("network: {require_da_valid: true}\n") == {
-        "build_gauge_subnetworks": 1, "build_membership": 1, "all": 1}
+        "build_gauge_subnetworks": 1, "build_membership": 1, **cfg, "all": 1}
     # The slope floor affects the topology build and what depends on it.
     assert dry_run_with("network: {min_slope: 0.002}\n") == {
-        "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1, "all": 1}
+        "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1, **cfg,
+        "all": 1}
     # A training option reruns training and the simulations that use the models, nothing else.
     pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
+    evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
+    domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1}
     assert dry_run_with("train: {epochs: 2}\n") == {
-        "train_model": 1, "simulate_basins": 1, **pub, "all": 1}
-    # A scoring option reruns only the simulations and scores.
+        "train_model": 1, "simulate_basins": 1, "simulate_member": 1, **pub, **evaluation,
+        **domain, **cfg, "all": 1}
+    # A scoring option reruns only the simulations, the scores and the evaluation.
     assert dry_run_with("evaluation: {min_days: 200}\n") == {
-        "simulate_basins": 1, "simulate_fold": 2, "collect_ungauged_scores": 1, "all": 1}
+        "simulate_basins": 1, "simulate_fold": 2, "collect_ungauged_scores": 1, **evaluation,
+        **cfg, "all": 1}
+    # A figure option reruns only its figure.
+    assert dry_run_with("evaluation: {hydrograph_gauges: ['01547700']}\n") == {
+        "plot_hydrographs": 1, **cfg, "all": 1}
     # The fold seed reruns the PUB stage only.
-    assert dry_run_with("ungauged: {seed: 2}\n") == {"build_folds": 1, **pub, "all": 1}
+    assert dry_run_with("ungauged: {seed: 2}\n") == {"build_folds": 1, **pub, **cfg, "all": 1}
     # A new daily network input rebuilds the datasets and retrains.
     counts = dry_run_with("model: {dynamic_inputs: [P, T, PET, PET_source]}\n")
     assert counts["build_training_data"] == 2 and counts["train_model"] == 1

@@ -16,14 +16,15 @@ import xarray as xr
 
 from dhbv.errors import DhbvInputError
 
-__all__ = ["SIM_UNITS", "read_simulation", "compare_models", "model_summary", "write_tables",
-           "parquet_available"]
+__all__ = ["SIM_UNITS", "to_mm_per_day", "gauge_series", "read_simulation", "check_model_names",
+           "compare_models", "model_summary", "write_tables", "parquet_available"]
 
 SIM_UNITS = ("mm d-1", "m3 s-1")
 
 
-def _mm_per_day(q: xr.DataArray, units: str, area: pd.Series, what: str) -> xr.DataArray:
-    """Flows in ``units`` → mm d-1; m3 s-1 × 86.4 / area [km2] (area per gauge)."""
+def to_mm_per_day(q: xr.DataArray, units: str, area: pd.Series, what: str) -> xr.DataArray:
+    """Flows ``q`` [time, gauge] in ``units`` → mm d-1; m3 s-1 × 86.4 / area [km2], ``area``
+    indexed by gauge id; ``what`` names the source in errors."""
     if units == "mm d-1":
         return q
     a = area.reindex([str(g) for g in q["gauge"].values]).to_numpy(np.float64)
@@ -34,46 +35,49 @@ def _mm_per_day(q: xr.DataArray, units: str, area: pd.Series, what: str) -> xr.D
     return q * 86.4 / xr.DataArray(a, dims="gauge", coords={"gauge": q["gauge"]})
 
 
+def gauge_series(ds: xr.Dataset, var: str, what: str) -> tuple[list[str], xr.DataArray]:
+    """(gauge ids as text, ``ds[var]`` as float64 [time, gauge] on whole days); one-line
+    errors when ``var`` lacks the time or gauge dimension or a gauge id appears twice."""
+    if var not in ds or not {"time", "gauge"} <= set(ds[var].dims):
+        raise DhbvInputError(f"{what}: no '{var}' (time, gauge) variable")
+    ids = [str(g) for g in ds["gauge"].values]
+    dup = pd.Index(ids)[pd.Index(ids).duplicated()]
+    if len(dup):
+        raise DhbvInputError(f"{what}: gauge {dup[0]} appears twice")
+    q = ds[var].assign_coords(gauge=ids).transpose("time", "gauge").astype(np.float64)
+    return ids, q.assign_coords(time=pd.DatetimeIndex(q["time"].values).normalize())
+
+
 def read_simulation(path, name: str, gauges, area: pd.Series | None = None) -> xr.DataArray:
     """Model ``name``'s simulated streamflow [time, gauge] in mm d-1 for ``gauges`` (in order).
 
     ``path``: a simulation NetCDF (module docstring). ``area``: gauge areas [km2] indexed by
-    gauge id, used for m3 s-1 when the file has no ``area`` coordinate. One-line errors for a
-    wrong layout, missing or undeclared units, and gauges the file lacks.
+    gauge id, used for m3 s-1 when the file has no ``area`` coordinate. One-line errors for an
+    unreadable file, a wrong layout, missing or undeclared units, and gauges the file lacks.
     """
+    from dhbv.io.standard import open_netcdf
+
     what = f"model {name}: {path}"
-    try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as err:
-        raise DhbvInputError(f"{what}: cannot read as NetCDF ({err})") from None
-    with ds:
-        for dim in ("time", "gauge"):
-            if dim not in ds.dims:
-                raise DhbvInputError(f"{what}: missing dimension '{dim}'")
-        if "streamflow" not in ds:
-            raise DhbvInputError(f"{what}: missing variable 'streamflow' (time, gauge)")
-        units = ds["streamflow"].attrs.get("units")
-        if units not in SIM_UNITS:
-            raise DhbvInputError(f"{what}: streamflow units {units!r}; declare 'mm d-1' or "
-                                 "'m3 s-1' in its units attribute")
-        ids = pd.Index([str(g) for g in ds["gauge"].values])
-        if ids.duplicated().any():
-            raise DhbvInputError(f"{what}: gauge {ids[ids.duplicated()][0]} appears twice")
-        want = [str(g) for g in gauges]
-        missing = [g for g in want if g not in ids]
-        if missing:
-            raise DhbvInputError(f"{what}: {len(missing)} of {len(want)} gauges missing from the "
-                                 f"simulation (first {missing[0]}); simulate them or leave them "
-                                 "out of the observations")
-        q = ds["streamflow"].assign_coords(gauge=ids).sel(gauge=want)
-        q = q.assign_coords(time=pd.DatetimeIndex(q["time"].values).normalize())
-        q = q.transpose("time", "gauge").load().astype(np.float64)
-        if "area" in ds.coords or "area" in ds:
-            area = pd.Series(ds["area"].values.astype(np.float64), index=ids)
-    return _mm_per_day(q, units, area if area is not None else pd.Series(dtype=float), what)
+    ds = open_netcdf(path, f"model {name} simulation", ("time", "gauge", "streamflow"))
+    units = ds["streamflow"].attrs.get("units")
+    if units not in SIM_UNITS:
+        raise DhbvInputError(f"{what}: streamflow units {units!r}; declare 'mm d-1' or "
+                             "'m3 s-1' in its units attribute")
+    ids, q = gauge_series(ds, "streamflow", what)
+    want = [str(g) for g in gauges]
+    missing = [g for g in want if g not in set(ids)]
+    if missing:
+        raise DhbvInputError(f"{what}: {len(missing)} of {len(want)} gauges missing from the "
+                             f"simulation (first {missing[0]}); simulate them or leave them "
+                             "out of the observations")
+    if "area" in ds.variables:
+        area = pd.Series(ds["area"].values.astype(np.float64), index=ids)
+    return to_mm_per_day(q.sel(gauge=want), units,
+                         area if area is not None else pd.Series(dtype=float), what)
 
 
-def _check_names(names) -> None:
+def check_model_names(names) -> None:
+    """A one-line error when a model name appears twice."""
     seen = set()
     for n in names:
         if n in seen:
@@ -99,7 +103,7 @@ def compare_models(observed: xr.DataArray, simulations, *, period=None, min_days
     from dhbv.evaluation.table import metrics_table
 
     sims = list(simulations)
-    _check_names([n for n, _ in sims])
+    check_model_names([n for n, _ in sims])
     if not sims:
         raise DhbvInputError("no model to evaluate: give at least one simulation")
     options = options or {}
@@ -166,14 +170,13 @@ def parquet_available() -> bool:
 def write_tables(table: pd.DataFrame, summary: pd.DataFrame, table_csv, summary_csv,
                  table_parquet=None) -> None:
     """Write the tidy table (CSV, and Parquet to ``table_parquet`` when given) and the summary;
-    each file appears complete or not at all."""
-    from dhbv.io.atomic import atomic_path
-    from dhbv.io.standard import write_text_atomic
+    the files appear together or not at all."""
+    from dhbv.io.atomic import atomic_outputs
 
-    if table_parquet is not None:
-        if not parquet_available():
-            raise DhbvInputError("Parquet output needs pyarrow; install it or write CSV only")
-        with atomic_path(table_parquet, suffix=".parquet") as tmp:
-            table.to_parquet(tmp, index=False)
-    write_text_atomic(summary.to_csv(index=False), summary_csv)
-    write_text_atomic(table.to_csv(index=False), table_csv)
+    if table_parquet is not None and not parquet_available():
+        raise DhbvInputError("Parquet output needs pyarrow; install it or write CSV only")
+    with atomic_outputs(table_csv, summary_csv, table_parquet) as (t_csv, t_summary, t_pq):
+        table.to_csv(t_csv, index=False)
+        summary.to_csv(t_summary, index=False)
+        if t_pq is not None:
+            table.to_parquet(t_pq, index=False)

@@ -11,7 +11,8 @@ from dhbv.errors import DhbvInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_models", "TABLE_COLUMNS_FIRST", "write_run_configuration"]
+__all__ = ["evaluate_models", "TABLE_COLUMNS_FIRST", "reported_configuration",
+           "write_run_configuration"]
 
 #: Identification columns of the tidy table, before n_days, missing_fraction and the metrics.
 TABLE_COLUMNS_FIRST = ["gauge", "dataset", "model", "area", "lat", "lon", "period_start",
@@ -62,6 +63,15 @@ def evaluate_models(references: dict, locations: dict, simulations: dict, out_cs
     table = table[TABLE_COLUMNS_FIRST + rest]
     write_tables(table, model_summary(table), out_csv, out_summary, out_parquet)
     return table
+
+
+def reported_configuration(config: dict) -> dict:
+    """The configuration without its knobs (settings of speed and memory use, not results)."""
+    from dhbv.config import knob_keys
+
+    knobs = knob_keys()
+    return {s: {k: v for k, v in c.items() if k not in knobs.get(s, {})}
+            if isinstance(c, dict) else c for s, c in config.items()}
 
 
 def write_run_configuration(config: dict, out) -> None:

@@ -42,3 +42,13 @@ rule all_ungauged:
             "results/ungauged/{run}/scores.csv",
             run=config["run"]["name"] if config["ungauged"]["folds"] else [],
         ),
+
+
+rule all_evaluation:
+    input:
+        expand(
+            "results/evaluation/{run}/{name}",
+            run=config["run"]["name"] if EVAL_DATASETS else [],
+            name=["metrics.csv", "summary.csv", "configuration.yaml"]
+            + [f"figures/{f}.png" for f in FIGURES],
+        ),

@@ -1,0 +1,58 @@
+"""Files of the evaluation stage of a workflow run (used by workflow/rules/evaluate.smk)."""
+from __future__ import annotations
+
+__all__ = ["evaluated_datasets", "evaluation_locations", "evaluation_references",
+           "evaluation_simulations", "evaluation_inputs", "evaluation_figures"]
+
+#: Figures of every run; ``dnse_map`` is added when two models are compared.
+FIGURES = ("nse_cdf", "nse_maps", "nse_by_area", "spearman_bias", "nnse_hist", "hydrographs")
+
+
+def evaluated_datasets(config: dict) -> list[str]:
+    """The datasets the run simulates and scores (none without a trained model)."""
+    return list(config["simulate"]["datasets"]) if config["train"]["dataset"] else []
+
+
+def evaluation_figures(config: dict) -> list[str]:
+    """Names of the run's figures (results/evaluation/<run>/figures/<name>.png)."""
+    ev = config["evaluation"]
+    two = len(ev["models"]) >= 2 or ev["compare"]
+    return list(FIGURES) + (["dnse_map"] if two else [])
+
+
+def evaluation_locations(config: dict) -> dict:
+    """{dataset: {"forcing", "membership"}}: the standard forms giving gauge positions."""
+    return {d: {"forcing": f"results/datasets/{d}/unit_forcing.nc",
+                "membership": f"results/datasets/{d}/gauge_membership.nc"}
+            for d in evaluated_datasets(config)}
+
+
+def evaluation_references(config: dict, run: str) -> dict:
+    """{dataset: the run's simulation, whose ``observed`` are the observations}."""
+    return {d: f"results/simulation/{run}/{d}/streamflow.nc" for d in evaluated_datasets(config)}
+
+
+def evaluation_simulations(config: dict, run: str) -> dict:
+    """{model: {dataset: simulation NetCDF}} for every model of ``evaluation.models``."""
+    out = {}
+    for name, m in config["evaluation"]["models"].items():
+        files = {}
+        for d in m["datasets"] or evaluated_datasets(config):
+            if m["source"] == "run":
+                files[d] = f"results/simulation/{run}/{d}/streamflow.nc"
+            elif m["source"] == "member":
+                files[d] = f"results/simulation/{run}/{d}/member{m['member']}.nc"
+            else:
+                files[d] = m["path"]
+        out[name] = files
+    return out
+
+
+def evaluation_inputs(config: dict, run: str) -> dict:
+    """Every file the evaluation reads, as flat named rule inputs."""
+    files = {f"reference_{d}": p for d, p in evaluation_references(config, run).items()}
+    for d, forms in evaluation_locations(config).items():
+        files.update({f"{k}_{d}": p for k, p in forms.items()})
+    for name, per in evaluation_simulations(config, run).items():
+        files.update({f"sim_{name}_{d}": p for d, p in per.items()})
+    return files
