@@ -255,4 +255,15 @@ def load_run(run_dir, model_factory=None, device="cpu"):
         net.eval()
         models.append(net)
     cfg = dict(blob["config"], _base_dir=blob.get("base_dir", "."))
-    return models, cfg, load_statistics(run_dir / "normalization_statistics.json")
+    stats_path = run_dir / "normalization_statistics.json"
+    stats = load_statistics(stats_path)
+    mc = blob["config"]["model"]
+    need = [stats_name(v) for v in dict.fromkeys(("P", "T", "PET")
+                                                 + tuple(mc.get("dynamic_inputs") or ()))]
+    need += list(blob.get("attribute_names") or mc.get("attributes") or ())
+    missing = [n for n in need if n not in stats]
+    if missing:
+        raise DhbvInputError(f"{stats_path} lacks '{missing[0]}' ({len(missing)} of the run's "
+                             "inputs missing): the file belongs to another run; copy this run's "
+                             "own statistics or retrain")
+    return models, cfg, stats

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import gzip
+import json
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +54,10 @@ def shared(tmp_path_factory):
     train(copy.deepcopy(cfg), root / "run")
     data = load_dataset(dataset_of(cfg), cfg["model"]["attributes"])
     forms = write_standard(data, root / "std")
-    return {"run": root / "run", "std": forms, "cfg": cfg}
+    from dhbv.forcing.weights import build_coverage_weights
+
+    build_coverage_weights(GRID, BASIN, "OfficialID", root / "weights.npz")
+    return {"run": root / "run", "std": forms, "cfg": cfg, "weights": root / "weights.npz"}
 
 
 @dataclass
@@ -226,6 +231,8 @@ BAD_SETTINGS = {
                                      ("1979-10-01", "outside the data record")),
     "train_no_window_fits": ("train", "rho", 800, ("no training window", "rho")),
     "train_gauge_not_in_data": ("train", "gauges", [BASINS[0], "1057000"], ("gauge 1057000",)),
+    "train_validation_after_the_record": ("train", "validation_period",
+                                          ["2030-01-01", "2030-12-31"], ("2030-01-01",)),
 }
 
 
@@ -583,6 +590,14 @@ def train_gauge_list_missing(tmp, shared):
 
 
 @case
+def train_resume_with_another_config(tmp, shared):
+    shutil.copytree(shared["run"], tmp / "run")
+    conf = _yaml(tmp / "other.yaml", _cfg(epochs=5))
+    return Case(["train", "--config", conf, "--run-dir", tmp / "run"],
+                ("run", "checkpoints of a different config"))
+
+
+@case
 def train_gauge_without_observations(tmp, shared):
     ts = _caravan_copy(tmp)
     p = ts / f"{BASINS[2]}.csv"
@@ -656,6 +671,32 @@ def sim_statistics_corrupt(tmp, shared):
     (run / "normalization_statistics.json").write_text('{"P": [0.1, 0.2')
     return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run),
                 ("normalization_statistics.json", "not valid JSON"), outputs=[tmp / "sim.nc"])
+
+
+@case
+def sim_statistics_of_another_run(tmp, shared):
+    run = _run_copy(tmp, shared)
+    path = run / "normalization_statistics.json"
+    stats = json.loads(path.read_text())
+    stats.pop("aridity")
+    path.write_text(json.dumps(stats))
+    return Case(_simulate(shared, tmp, *SIM_PERIOD, run=run),
+                ("normalization_statistics.json", "'aridity'", "another run"),
+                outputs=[tmp / "sim.nc"])
+
+
+@case
+def parameters_out_is_a_folder(tmp, shared):
+    (tmp / "ranges.csv").mkdir()
+    return Case(["parameters", "--run-dir", shared["run"], "--out", tmp / "ranges.csv"],
+                ("ranges.csv", "is a folder"))
+
+
+@case
+def parameters_reversed_period(tmp, shared):
+    return Case(["parameters", "--run-dir", shared["run"], "--period", "1996-12-31",
+                 "1996-01-01", "--out", tmp / "ranges.csv"], ("--period", "before start"),
+                outputs=[tmp / "ranges.csv"])
 
 
 @case
@@ -908,6 +949,101 @@ def net_length_in_text(tmp, shared):
 def net_output_is_a_folder(tmp, shared):
     (tmp / "network.nc").mkdir()
     return Case(call=_network_call(tmp, _juniata()), culprits=("network.nc", "is a folder"))
+
+
+# ----------------------------------------------------------------------------- gridded forcing
+GRID = DEMO / "stehekin_12451000" / "gridded_maurer2002" / "stehekin_maurer2002_daily_1949-2005.nc"
+BASIN = DEMO / "stehekin_12451000" / "basin_12451000_hysets_epsg4326.geojson"
+VARIABLES = {"P": "prcp", "Tmax": "tmax", "Tmin": "tmin"}
+
+
+def _weights_call(tmp, polygons=BASIN, id_field="OfficialID", grid=GRID, **kw):
+    from dhbv.forcing.weights import build_coverage_weights
+
+    return lambda: build_coverage_weights(grid, polygons, id_field, tmp / "w.npz", **kw)
+
+
+def _aggregate_call(tmp, weights, variables=VARIABLES, period=("1980-01-01", "1980-12-31")):
+    from dhbv.forcing import aggregate_forcing
+
+    return lambda: aggregate_forcing(GRID, weights, BASIN, tmp / "forcing.nc",
+                                     variables=variables, start=period[0], end=period[1])
+
+
+@case
+def forcing_polygons_without_crs(tmp, shared):
+    import geopandas as gpd
+
+    g = gpd.read_file(BASIN)
+    g = gpd.GeoDataFrame({"OfficialID": g["OfficialID"]}, geometry=list(g.geometry))
+    assert g.crs is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        g.to_file(tmp / "basin.shp")                  # a shapefile without its .prj
+    return Case(call=_weights_call(tmp, tmp / "basin.shp"), culprits=("basin.shp", "no CRS"),
+                outputs=[tmp / "w.npz"])
+
+
+@case
+def forcing_polygons_crs_mislabelled(tmp, shared):
+    import geopandas as gpd
+
+    g = gpd.read_file(BASIN)[["OfficialID", "geometry"]].to_crs(32610)
+    g.set_crs(4326, allow_override=True).to_file(tmp / "basin.gpkg")   # UTM metres as degrees
+    return Case(call=_weights_call(tmp, tmp / "basin.gpkg"),
+                culprits=("basin.gpkg", "not degrees", "mislabelled"), outputs=[tmp / "w.npz"])
+
+
+@case
+def forcing_grid_crs_mislabelled(tmp, shared):
+    x, y = 600000.0 + 1000.0 * np.arange(5), 5300000.0 + 1000.0 * np.arange(4)
+    grid = xr.Dataset({"prcp": (("time", "y", "x"), np.zeros((2, 4, 5), np.float32))},
+                      coords={"time": pd.date_range("1980-01-01", periods=2), "x": x, "y": y})
+    grid.to_netcdf(tmp / "grid_utm.nc")
+    return Case(call=_weights_call(tmp, grid=tmp / "grid_utm.nc", crs="EPSG:4326"),
+                culprits=("grid_utm.nc", "not degrees"), outputs=[tmp / "w.npz"])
+
+
+@case
+def forcing_polygon_id_field_wrong(tmp, shared):
+    return Case(call=_weights_call(tmp, id_field="gauge_id"),
+                culprits=("basin_12451000", "'gauge_id'"), outputs=[tmp / "w.npz"])
+
+
+@case
+def forcing_grid_not_netcdf(tmp, shared):
+    (tmp / "grid.nc").write_text("<html>404 Not Found</html>")
+    return Case(call=_weights_call(tmp, grid=tmp / "grid.nc"), culprits=("grid.nc",),
+                outputs=[tmp / "w.npz"])
+
+
+def _aggregate_case(tmp, weights, *culprits, **kw):
+    return Case(call=_aggregate_call(tmp, weights, **kw), culprits=culprits,
+                outputs=[tmp / "forcing.nc"])
+
+
+FORCING_CASES = {   # name: (aggregate_forcing arguments, texts the error must hold)
+    "forcing_temperature_units_mislabelled": (
+        {"variables": {**VARIABLES, "Tmax": {"name": "tmax", "units": "K"}}}, ("'tmax'", "'K'")),
+    "forcing_variable_name_wrong": ({"variables": {**VARIABLES, "P": "precip"}}, ("'precip'",)),
+    "forcing_period_outside_the_grid": ({"period": ("2010-01-01", "2010-12-31")},
+                                        ("2010-01-01", "no days")),
+}
+
+
+def _forcing_case(kw, culprits):
+    def build(tmp, shared):
+        return _aggregate_case(tmp, shared["weights"], "stehekin_maurer2002", *culprits, **kw)
+    return build
+
+
+CASES.update({name: _forcing_case(*spec) for name, spec in FORCING_CASES.items()})
+
+
+@case
+def forcing_weights_corrupt(tmp, shared):
+    (tmp / "w.npz").write_bytes(b"PK\x03\x04 not a zip")
+    return _aggregate_case(tmp, tmp / "w.npz", "w.npz", "rebuild")
 
 
 # ----------------------------------------------------------------------------- the runner

@@ -257,6 +257,17 @@ def gridded_variables(ds: xr.Dataset) -> list[str]:
     return sorted(str(k) for k, v in ds.data_vars.items() if v.ndim >= 2)
 
 
+def check_degrees(x, y, crs: pyproj.CRS, what: str) -> None:
+    """Coordinates of a geographic CRS must be degrees: longitudes within [-180, 360],
+    latitudes within [-90, 90]; else the CRS is mislabelled (projected metres, a wrong .prj)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if np.nanmin(x) < -180 or np.nanmax(x) > 360 or np.nanmin(y) < -90 or np.nanmax(y) > 90:
+        raise DhbvInputError(
+            f"{what}: coordinates x {np.nanmin(x):.6g}..{np.nanmax(x):.6g}, y {np.nanmin(y):.6g}.."
+            f"{np.nanmax(y):.6g} are not degrees, but its CRS {crs.to_string()} is geographic; "
+            "the CRS is mislabelled: set the CRS the coordinates are in (e.g. the projected one)")
+
+
 def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str = "") -> GridSpec:
     """Describe the regular grid of ``ds`` (optionally of variable ``var``).
 
@@ -300,6 +311,8 @@ def grid_spec(ds: xr.Dataset, var: str | None = None, *, crs=None, source: str =
             raise DhbvInputError(
                 f"forcing grid {source} has no CRS (no grid_mapping/crs variable and projected axes); pass crs= explicitly"
             )
+    if crs_obj.is_geographic:
+        check_degrees(x, y, crs_obj, f"forcing grid {source}")
     return GridSpec(x=x, y=y, x_dim=xname, y_dim=yname, crs=crs_obj, source=source,
                     cell_dx=_bounds_width(ds, xname), cell_dy=_bounds_width(ds, yname))
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import shapely
 from shapely.geometry import box
 
 from dhbv.errors import DhbvInputError
-from dhbv.forcing.grid import GridSpec, grid_spec_from_path
+from dhbv.forcing.grid import GridSpec, check_degrees, grid_spec_from_path
 from dhbv.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ def check_polygons(gdf: gpd.GeoDataFrame, id_field: str, *, source: str = "<poly
         raise DhbvInputError(f"polygon layer {source} has no CRS; add a .prj / crs member or reproject it")
     if len(gdf) == 0:
         raise DhbvInputError(f"polygon layer {source} is empty")
+    if gdf.crs.is_geographic:
+        check_degrees(gdf.total_bounds[[0, 2]], gdf.total_bounds[[1, 3]], gdf.crs,
+                      f"polygon layer {source}")
     ids = gdf[id_field]
     if ids.isna().any():
         raise DhbvInputError(f"polygon layer {source}: column {id_field!r} has empty ids; fill them")
@@ -294,7 +298,7 @@ def load_coverage_weights(path) -> CoverageWeights:
         )
     except KeyError as exc:
         raise DhbvInputError(f"coverage weights {p} lack member {exc}; rebuild them with build_coverage_weights") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DhbvInputError(f"cannot read coverage weights {p}: {exc}; rebuild them") from exc
 
 
