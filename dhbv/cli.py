@@ -7,8 +7,11 @@
   scores.
 * ``dhbv parameters --run-dir D [--config X.yaml [--dataset NAME]] [--period START END]
   [--out P.csv]`` — how much of each HBV parameter's range the trained run uses.
-* ``dhbv evaluate --sim F.nc --obs O.nc --out S.csv [--period START END] [--min-days N]`` —
-  per-gauge NSE/KGE.
+* ``dhbv evaluate --obs O.nc --sim [NAME=]F.nc [--sim NAME2=F2.nc ...] --out T.csv
+  [--summary S.csv] [--obs-units U] [--gauges G ...] [--period START END] [--min-days N]
+  [--max-missing F] [--allow-nan-sim NAME] [--clip-negative-sim NAME]`` — every metric of
+  every model on the same gauges and days, one row per gauge and model
+  (docs/evaluation.md §5).
 * ``dhbv prepare --config X.yaml [--dataset NAME] --out-dir DIR`` — write the standard forms
   (unit forcing, unit attributes, gauge observations, membership) of one of X's datasets.
 
@@ -89,12 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--dataset", default=None)
     q.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
     q.add_argument("--out", default=None, help="also write the table (CSV)")
-    e = sub.add_parser("evaluate", help="score a simulation against observations")
-    e.add_argument("--sim", required=True)
-    e.add_argument("--obs", required=True)
-    e.add_argument("--out", required=True)
+    e = sub.add_parser("evaluate", help="score simulations against observations")
+    e.add_argument("--obs", required=True,
+                   help="observations NetCDF (standard gauge form, or a simulation file's 'observed')")
+    e.add_argument("--sim", required=True, action="append", metavar="[NAME=]FILE",
+                   help="a model's simulation NetCDF (repeat for several models; NAME defaults to "
+                        "the file's stem)")
+    e.add_argument("--out", required=True, help="per-gauge metrics table (CSV)")
+    e.add_argument("--summary", default=None, help="also write medians per model (CSV)")
+    e.add_argument("--obs-units", default=None, choices=["mm d-1", "m3 s-1"],
+                   help="units of the observations (must agree with the file's units attribute)")
+    e.add_argument("--gauges", nargs="+", default=None, help="gauges to score (default: all observed)")
     e.add_argument("--period", nargs=2, metavar=("START", "END"), default=None)
     e.add_argument("--min-days", type=int, default=365)
+    e.add_argument("--max-missing", type=float, default=0.3,
+                   help="exclude gauges with more missing observation days than this fraction")
+    e.add_argument("--allow-nan-sim", action="append", default=[], metavar="NAME",
+                   help="leave out the days on which this model's simulation is NaN")
+    e.add_argument("--clip-negative-sim", action="append", default=[], metavar="NAME",
+                   help="set this model's negative flows to 0")
     r = sub.add_parser("prepare", help="write standard forms from raw sources")
     r.add_argument("--config", required=True)
     r.add_argument("--dataset", default=None, help="dataset name (default: train.dataset)")
@@ -162,10 +178,17 @@ def main(argv=None) -> int:
                 write_text_atomic(table.to_csv(index=False), args.out)
             print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         elif args.command == "evaluate":
-            from dhbv.evaluation import score, summarize
+            from dhbv.evaluation.comparison import model_summary
+            from dhbv.evaluation.files import evaluate_files, model_files
 
-            print(summarize(score(args.sim, args.obs, args.out, _period(args.period),
-                                  min_days=args.min_days)))
+            table = evaluate_files(args.obs, model_files(args.sim), args.out,
+                                   obs_units=args.obs_units, gauges=args.gauges,
+                                   period=_period(args.period), min_days=args.min_days,
+                                   max_missing_fraction=args.max_missing,
+                                   allow_nan=args.allow_nan_sim,
+                                   clip_negative=args.clip_negative_sim,
+                                   out_summary=args.summary)
+            print(model_summary(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         elif args.command == "prepare":
             from dhbv.config import load_config, resolve_config
             from dhbv.datasets import dataset_of, load_dataset, write_standard
