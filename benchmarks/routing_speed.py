@@ -10,8 +10,12 @@ pattern built once and only its values updated per step) and, for the backward, 
 transposed system per step the same way (see ``Baseline``). Prints ms per hourly step, ns per
 reach-step and the ratios (baseline time / ours).
 
+Every time is the best of ``--repeats`` runs (after one untimed warm-up call of ours), which
+filters out interference on a shared machine.
+
 Usage: python benchmarks/routing_speed.py [--reaches 180000] [--stem 3000] [--days 2]
        [--threads 1,2] [--geometry wide,trapezoid_exact] [--baseline-steps 3] [--repeats 3]
+       [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def _params(n: int, seed: int = 0, grad: bool = False):
     return mann.requires_grad_(grad), expo.requires_grad_(grad)
 
 
+CLOCK = time.perf_counter
+
+
 def time_ours(graph, lat, geometry: str, repeats: int, backward: bool):
     """Best (ms per step) of ``repeats`` calls: forward, or forward + backward."""
     opts = RoutingOptions(geometry=geometry)
@@ -46,13 +53,13 @@ def time_ours(graph, lat, geometry: str, repeats: int, backward: bool):
     for rep in range(repeats + 1):  # the first call compiles / warms up
         mann, expo = _params(graph.n, grad=backward)
         lat_in = lat.clone().requires_grad_(backward)
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         res = route(graph, lat_in, ChannelParameters(n=mann, q=expo), options=opts,
                     day_offset_hours=0)
         if backward:
             res.mean.sum().backward()
         if rep:
-            best = min(best, (time.perf_counter() - t0) / n_steps * 1e3)
+            best = min(best, (CLOCK() - t0) / n_steps * 1e3)
     return best, res
 
 
@@ -128,12 +135,16 @@ class Baseline:
         return grads
 
 
-def time_baseline(base: Baseline, n_steps: int, backward: bool):
-    t0 = time.perf_counter()
-    states = base.forward(n_steps)
-    if backward:
-        base.backward(states, np.ones(states[0].size))
-    return (time.perf_counter() - t0) / n_steps * 1e3, states
+def time_baseline(base: Baseline, n_steps: int, backward: bool, repeats: int):
+    """Best (ms per step) of ``repeats`` runs of ``n_steps`` steps, and the last states."""
+    best = np.inf
+    for _ in range(repeats):
+        t0 = CLOCK()
+        states = base.forward(n_steps)
+        if backward:
+            base.backward(states, np.ones(states[0].size))
+        best = min(best, (CLOCK() - t0) / n_steps * 1e3)
+    return best, states
 
 
 def main(argv=None):
@@ -145,19 +156,25 @@ def main(argv=None):
     ap.add_argument("--geometry", default="wide,trapezoid_exact")
     ap.add_argument("--baseline-steps", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: process CPU time (robust to other jobs on a shared machine; "
+                         "sums the threads, so use it with --threads 1)")
     a = ap.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
     torch.set_num_threads(1)  # the router's work runs in numba; keep torch's pool out of its way
     graph, n_levels = synthetic_network(a.reaches, a.stem)
     n = graph.n
     lat = torch.as_tensor(synthetic_lateral(a.days, n))
-    print(f"network: {n} reaches, {n_levels} levels, {a.days * 24} hourly steps per call")
+    print(f"network: {n} reaches, {n_levels} levels, {a.days * 24} hourly steps per call; "
+          f"{a.clock} clock")
     print(f"{'geometry':16s} {'thr':>3s} {'fwd ms/step':>11s} {'ns/reach-step':>13s} "
           f"{'x baseline':>10s} {'fwd+bwd ms':>10s} {'ns/reach-step':>13s} {'x baseline':>10s} "
           f"{'bwd/fwd':>7s}")
     for geometry in a.geometry.split(","):
         base = Baseline(graph, lat, geometry)
-        b_fwd, states = time_baseline(base, a.baseline_steps, False)
-        b_both, _ = time_baseline(base, a.baseline_steps, True)
+        b_fwd, states = time_baseline(base, a.baseline_steps, False, a.repeats)
+        b_both, _ = time_baseline(base, a.baseline_steps, True, a.repeats)
         check = route(graph, lat[:1].double(),
                       ChannelParameters(*[p.double() for p in _params(n)]),
                       options=RoutingOptions(geometry=geometry), average_seconds=3600.0,

@@ -46,9 +46,8 @@ SCRIPT = textwrap.dedent("""
             gs = np.linspace(-1, 2, sums.size).reshape(sums.shape); gf = np.linspace(1, 0, n)
             gth = np.zeros_like(theta); gql = np.zeros_like(qlat); gq0 = np.zeros(n)
             if cpu:
-                kernels_cpu.backward_kernel(*args, graph.downstream, graph.indptr, graph.indices,
-                                            store, cst, ro_idx, blk, start_conv, gs, gf, gth, gql,
-                                            gq0)
+                kernels_cpu.backward_kernel(*args, graph.downstream, store, cst, ro_idx, blk,
+                                            start_conv, gs, gf, gth, gql, gq0)
             else:
                 kernels_cuda.backward_arrays(*args, graph, store, cst, ro_idx, blk, start_conv,
                                              gs, gf, gth, gql, gq0, threads=3)
@@ -60,10 +59,10 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_routing_cuda_kernels_in_simulator():
+def test_routing_cuda_kernels_in_simulator(tmp_path, repo):
     pytest.importorskip("numba.cuda")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    res = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "CUDASIM-OK" in res.stdout
+    script = tmp_path / "routing_cudasim.py"
+    script.write_text(SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=600, cwd=repo, env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
+    assert run.returncode == 0 and "CUDASIM-OK" in run.stdout, run.stderr[-3000:]

@@ -10,12 +10,30 @@ diagnostics [6] (see ``kernels_cpu.forward_kernel``). ``HotStartFunction`` gives
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 
 from . import kernels_cpu
+
+#: below this many reaches the kernels run on one thread: waking the thread pool twice per
+#: routing step costs more than the step (measured 6x slower on the 213-reach Juniata)
+PARALLEL_MIN_REACHES = 20_000
+
+
+@contextmanager
+def kernel_threads(n: int):
+    """Run the enclosed kernels single-threaded for small networks (numba threads restored)."""
+    before = numba.get_num_threads()
+    if n < PARALLEL_MIN_REACHES and before > 1:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @dataclass
@@ -24,7 +42,7 @@ class RoutingPlan:
 
     mode : geometry code; after : clamp after the solve; hold : steps per lateral record;
     start_conv : accumulate the state before each step (else after it);
-    aux [2, n], xw [n], cst : see ``celerity``; down, indptr, indices : network (int32);
+    aux [2, n], xw [n], cst : see ``celerity``; down : downstream index (int32, −1 outlet);
     ro_idx [r] : readout reaches; blk [n_steps] : output row per accumulated state; rows :
     number of output rows; graph : the :class:`RoutingGraph` (for the GPU schedule).
     """
@@ -37,8 +55,6 @@ class RoutingPlan:
     xw: np.ndarray
     cst: np.ndarray
     down: np.ndarray
-    indptr: np.ndarray
-    indices: np.ndarray
     ro_idx: np.ndarray
     blk: np.ndarray
     rows: int
@@ -96,9 +112,11 @@ class MuskingumCungeFunction(torch.autograd.Function):
         sums = np.zeros((plan.rows, plan.ro_idx.size), dtype=ql.dtype)
         qfinal = np.empty(n, dtype=ql.dtype)
         diag = np.zeros(6)
-        kernels_cpu.forward_kernel(plan.mode, plan.after, ql, plan.hold, th, plan.aux, plan.xw,
-                                   plan.down, q0n, plan.cst, plan.ro_idx, plan.ro_all,
-                                   plan.blk, plan.start_conv, sums, store, qfinal, diag)
+        with kernel_threads(n):
+            kernels_cpu.forward_kernel(plan.mode, plan.after, ql, plan.hold, th, plan.aux,
+                                       plan.xw, plan.down, q0n, plan.cst, plan.ro_idx,
+                                       plan.ro_all, plan.blk, plan.start_conv, sums, store, qfinal,
+                                       diag)
         ctx.store = store
         ctx.save_for_backward(qlat, theta)
         diag_t = torch.from_numpy(diag)
@@ -122,9 +140,10 @@ class MuskingumCungeFunction(torch.autograd.Function):
         gth = np.empty_like(th)
         gql = np.empty_like(ql)
         gq0 = np.empty(n, dtype=store.dtype)
-        kernels_cpu.backward_kernel(plan.mode, plan.after, ql, plan.hold, th, plan.aux, plan.xw,
-                                    plan.down, plan.indptr, plan.indices, store, plan.cst,
-                                    plan.ro_idx, plan.blk, plan.start_conv, gs, gf, gth, gql, gq0)
+        with kernel_threads(n):
+            kernels_cpu.backward_kernel(plan.mode, plan.after, ql, plan.hold, th, plan.aux,
+                                        plan.xw, plan.down, store, plan.cst, plan.ro_idx,
+                                        plan.blk, plan.start_conv, gs, gf, gth, gql, gq0)
         dev = qlat.device
         return (torch.from_numpy(gql).to(dev), torch.from_numpy(gth).to(dev),
                 torch.from_numpy(gq0).to(dev), None)

@@ -1,6 +1,6 @@
 """Numba CPU kernels of the Muskingum–Cunge network solve: forward and adjoint sweeps.
 
-Forward, one routing step t → t+1 (docs/routing.md §5):
+Forward, one routing step t → t+1 (docs/routing.md §1):
 
 1. coefficients, parallel over reaches: K_i from Q_i(t) (``celerity.travel_time``), C1…C4, and
    the known part b_i = C2·I_i(t) + C3·Q_i(t) + C4·q'_i;
@@ -17,8 +17,8 @@ state as given), from which the adjoint recomputes everything else.
 
 Adjoint, reverse in time; per step: coefficients and dK/dθ from Q(t) (parallel), then the
 transposed triangular system by one sequential pass in reverse topological order
-(x̄_i = gate·(Q̄_i(t+1) + C1_k·x̄_k), k = downstream of i), then the parameter, lateral-inflow
-and Q(t) adjoints (parallel).
+(x̄_i = gate·(Q̄_i(t+1) + C1_k·x̄_k), k = downstream of i; it also pushes Σ_up Q_j(t)), then the
+parameter, lateral-inflow and Q(t) adjoints (parallel, branch-free so that it vectorises).
 """
 
 from __future__ import annotations
@@ -202,8 +202,8 @@ def lateral_stats(qlat, qmin):
 
 
 @njit(parallel=True, **_opts)
-def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indices, store, cst,
-                    ro_idx, blk, start_conv, gsums, gqfinal, gtheta, gqlat, gq0):
+def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, store, cst, ro_idx, blk,
+                    start_conv, gsums, gqfinal, gtheta, gqlat, gq0):
     """Adjoint of ``forward_kernel`` (same arguments; ``store`` as the forward wrote it).
 
     gsums [rows, r], gqfinal [n] : adjoints of the outputs; writes gtheta [m, n] (dL/dθ),
@@ -213,23 +213,18 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
     n_steps = blk.size
     m = theta.shape[0]
     qmin, zero = cst[C_QMIN], cst[C_ZERO]
-    g = np.empty(n, dtype=store.dtype)
-    xb = np.empty(n, dtype=store.dtype)
-    c1 = np.empty(n, dtype=store.dtype)
-    c2 = np.empty(n, dtype=store.dtype)
-    c3 = np.empty(n, dtype=store.dtype)
-    c4 = np.empty(n, dtype=store.dtype)
-    kq = np.empty(n, dtype=store.dtype)
+    # per step: g = dL/dQ (of t+1, then of t), xb = dL/dx, cc = C1…C4 and dK/dQ, kth = dK/dθ;
+    # inq = Σ_up Q_j(t+1) carried from the step after, corr = Σ_up (Q_j − x_j)(t+1) ("after")
+    g, xb, inq, corr = np.empty(n, store.dtype), np.empty(n, store.dtype), \
+        np.zeros(n, store.dtype), np.zeros(n, store.dtype)
+    cc = np.empty((5, n), dtype=store.dtype)
     kth = np.empty((5, n), dtype=store.dtype)
-    inq = np.zeros(n, dtype=store.dtype)   # Σ_up Q_j(t+1), carried from the step after
-    corr = np.zeros(n, dtype=store.dtype)  # Σ_up (Q_j − x_j)(t+1) of clamped reaches ("after")
+    gth = np.zeros((5, n), dtype=store.dtype)  # dL/dθ, all five rows (copied to gtheta)
+    inq_t = np.zeros(n, store.dtype)           # Σ_up Q_j(t)
     for i in range(n):
         g[i] = gqfinal[i]
         if down[i] >= 0:
             inq[down[i]] += _floor(store[n_steps, i], qmin)
-    for j in range(m):
-        for i in range(n):
-            gtheta[j, i] = zero
     for r in range(qlat.shape[0]):
         for i in range(n):
             gqlat[r, i] = zero
@@ -240,8 +235,8 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
         for i in prange(n):
             qi = _floor(store[t, i], qmin)
             k, dq, d0, d1, d2, d3, d4 = travel_time_grad(mode, qi, theta, aux, i, cst)
-            c1[i], c2[i], c3[i], c4[i] = coefficients(k, xw[i], cst)
-            kq[i] = dq
+            cc[0, i], cc[1, i], cc[2, i], cc[3, i] = coefficients(k, xw[i], cst)
+            cc[4, i] = dq
             kth[0, i] = d0
             kth[1, i] = d1
             kth[2, i] = d2
@@ -249,7 +244,7 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
             kth[4, i] = d4
         for i in range(n - 1, -1, -1):  # transposed system, downstream first
             kd = down[i]
-            up = c1[kd] * xb[kd] if kd >= 0 else zero
+            up = cc[0, kd] * xb[kd] if kd >= 0 else zero
             x1 = store[t + 1, i]
             free = x1 >= qmin
             if after:
@@ -258,33 +253,36 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indic
                     corr[kd] += qmin - x1
             else:
                 xb[i] = g[i] + up if free else zero
-        for i in prange(n):
+            if kd >= 0:  # Σ_up Q_j(t) by pushing (a gather over the upstream list is slower)
+                inq_t[kd] += _floor(store[t, i], qmin)
+        for i in prange(n):  # branch-free, so that it vectorises
             xbi = xb[i]
             i1 = inq[i] - corr[i] if after else inq[i]
             corr[i] = zero
-            i0 = zero
-            for e in range(indptr[i], indptr[i + 1]):
-                i0 += _floor(store[t, indices[e]], qmin)
+            i0 = inq_t[i]
+            inq_t[i] = zero
             inq[i] = i0
             qi = _floor(store[t, i], qmin)
             ql = qlat[r, i]
-            kb = travel_time_adjoint(xbi * i1, xbi * i0, xbi * qi, xbi * _floor(ql, qmin), c4[i],
-                                     xw[i], cst)
-            for j in range(m):
-                gtheta[j, i] += kb * kth[j, i]
-            if ql >= qmin:
-                gqlat[r, i] += xbi * c4[i]
+            kb = travel_time_adjoint(xbi * i1, xbi * i0, xbi * qi, xbi * _floor(ql, qmin),
+                                     cc[3, i], xw[i], cst)
+            gth[0, i] += kb * kth[0, i]
+            gth[1, i] += kb * kth[1, i]
+            gth[2, i] += kb * kth[2, i]
+            gth[3, i] += kb * kth[3, i]
+            gth[4, i] += kb * kth[4, i]
+            gqlat[r, i] += xbi * cc[3, i] if ql >= qmin else zero
             kd = down[i]
-            gi = xbi * c3[i] + kb * kq[i]
-            if kd >= 0:
-                gi += c2[kd] * xb[kd]
-            g[i] = gi
+            kc = kd if kd >= 0 else 0
+            g[i] = xbi * cc[2, i] + kb * cc[4, i] + (cc[1, kc] * xb[kc] if kd >= 0 else zero)
         if start_conv:
             readout_adjoint(g, ro_idx, gsums, blk[t])
         elif t >= 1:
             readout_adjoint(g, ro_idx, gsums, blk[t - 1])
     for i in range(n):
         gq0[i] = g[i] if store[0, i] >= qmin else zero
+        for j in range(m):
+            gtheta[j, i] = gth[j, i]
 
 
 @njit(**_opts)

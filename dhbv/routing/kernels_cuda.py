@@ -17,33 +17,16 @@ of equations and one adjoint; ln/exp are the device's. Under numba's CUDA simula
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
 
 from . import celerity, kernels_cpu
 from .celerity import C_HALF_DT, C_QMIN, C_ZERO
 
-try:  # module-level name: the CUDA simulator swaps ``cuda`` in the kernels' globals
-    from numba import cuda
-except ImportError:  # pragma: no cover - numba without CUDA support
-    cuda = None
+from dhbv.physics.kernels_cuda import _rebind, available, cuda  # noqa: F401 (available: API)
 
 THREADS_PER_BLOCK = 128
 _KERNELS = None
-
-
-def available() -> bool:
-    """True when numba can launch kernels on a CUDA device (or the simulator is on)."""
-    try:
-        return cuda is not None and bool(cuda.is_available())
-    except Exception:  # noqa: BLE001 - any import/driver failure means "not available"
-        return False
-
-
-def _rebind(py_func, globs):
-    return types.FunctionType(py_func.__code__, globs, py_func.__name__, py_func.__defaults__,
-                              py_func.__closure__)
 
 
 def _device_functions():
@@ -70,15 +53,19 @@ def _kernels():
     travel_time_grad, travel_time_adjoint = dev["travel_time_grad"], dev["travel_time_adjoint"]
     clamp_volume = dev["clamp_volume"]
 
+    @cuda.jit(device=True)
+    def block_range(comp_ptr, level_ptr):
+        """(sub-basin, thread, threads, its level groups lv0:lv1, its reaches s0:s1 of order)."""
+        comp = cuda.blockIdx.x
+        lv0, lv1 = comp_ptr[comp], comp_ptr[comp + 1]
+        return (comp, cuda.threadIdx.x, cuda.blockDim.x, lv0, lv1, level_ptr[lv0],
+                level_ptr[lv1])
+
     @cuda.jit
     def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indices, q0, cst,
                        order, level_ptr, comp_ptr, ro_idx, ro_col, ro_ptr, blk, start_conv,
                        sums, store, keep, qfinal, qs, b, c1, xs, diag):
-        comp = cuda.blockIdx.x
-        tid = cuda.threadIdx.x
-        nt = cuda.blockDim.x
-        lv0, lv1 = comp_ptr[comp], comp_ptr[comp + 1]
-        s0, s1 = level_ptr[lv0], level_ptr[lv1]
+        comp, tid, nt, lv0, lv1, s0, s1 = block_range(comp_ptr, level_ptr)
         qmin, zero, half_dt = cst[C_QMIN], cst[C_ZERO], cst[C_HALF_DT]
         n_neg = 0
         n_clamp = 0
@@ -167,11 +154,7 @@ def _kernels():
     def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, indptr, indices, store,
                         cst, order, level_ptr, comp_ptr, ro_idx, ro_col, ro_ptr, blk, start_conv,
                         gsums, gqfinal, gtheta, gqlat, gq0, g, xb, cc, kth):
-        comp = cuda.blockIdx.x
-        tid = cuda.threadIdx.x
-        nt = cuda.blockDim.x
-        lv0, lv1 = comp_ptr[comp], comp_ptr[comp + 1]
-        s0, s1 = level_ptr[lv0], level_ptr[lv1]
+        comp, tid, nt, lv0, lv1, s0, s1 = block_range(comp_ptr, level_ptr)
         qmin, zero = cst[C_QMIN], cst[C_ZERO]
         m = theta.shape[0]
         n_steps = blk.size

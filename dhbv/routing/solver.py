@@ -179,7 +179,7 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
         mode=options.mode, after=options.clamp_after, hold=hold,
         start_conv=convention == "start", aux=aux.detach().cpu().numpy().astype(np_dtype),
         xw=xw.astype(np_dtype), cst=celerity.make_constants(options, np_dtype),
-        down=graph.downstream, indptr=graph.indptr, indices=graph.indices, ro_idx=ro_idx,
+        down=graph.downstream, ro_idx=ro_idx,
         blk=blk, rows=n_blocks + 1, graph=graph)
     sums, qfinal, diag = MuskingumCungeFunction.apply(lateral, theta, q0, plan)
     if count and n_steps:
