@@ -786,6 +786,19 @@ def sim_forcing_gap_two_months(tmp, shared):
 
 
 @case
+def sim_scores_fail_after_the_simulation(tmp, shared):
+    """Scoring is the last step: when it fails, the streamflow and observation files that were
+    already computed do not appear either."""
+    def negative(ds):
+        ds["streamflow"].loc["1996-05-01", BASINS[2]] = -3.0
+        return ds
+    c = _std_case(tmp, shared, "observations", negative, BASINS[2], "negative", cmd="simulate")
+    c.argv += ["--scores", tmp / "scores.csv", "--obs-out", tmp / "obs.nc"]
+    c.outputs += [tmp / "scores.csv", tmp / "obs.nc"]
+    return c
+
+
+@case
 def sim_forcing_is_a_gauge_file(tmp, shared):
     return _std_case(tmp, shared, "forcing!", lambda p: shutil.copy(shared["std"]["membership"], p),
                      "unit_forcing.nc", "has no 'time'", cmd="simulate")
@@ -1135,6 +1148,32 @@ WORKFLOW_CASES = {
                              ("domains.juniata.flowlines", "resources/x/reaches.csv")),
     "wf_gap_policy_typo": ({"data": {"forcing_gaps": "skip"}}, ("data.forcing_gaps",)),
 }
+
+
+def test_workflow_rule_with_a_broken_file_echoes_one_line_and_leaves_no_output(workflow_copy):
+    """A real job: build_training_data meets a Caravan cell that is not a number; the rule's
+    line names file and row, and none of the dataset's four files is left."""
+    ts = workflow_copy / "bad_timeseries"
+    ts.mkdir()
+    for b in BASINS:
+        shutil.copy(CARAVAN / f"{b}.csv", ts / f"{b}.csv")
+    lines = _lines(ts / f"{BASINS[1]}.csv")
+    lines[99] = "1.0,n.a.,2.0,3.0"
+    _write_lines(ts / f"{BASINS[1]}.csv", lines)
+    src = dict(_cfg()["datasets"]["three"]["sources"][0], timeseries_dir="bad_timeseries",
+               attributes_dir="resources/demo/camels_us/attributes")
+    conf = workflow_copy / "wf_bad_cell.yaml"
+    conf.write_text(yaml.safe_dump({"datasets": {"bad": {"sources": [src]}}}))
+    proc = run_snakemake(workflow_copy, "results/datasets/bad/unit_forcing.nc", "--cores", "1",
+                         "--configfile", conf.name, timeout=300)
+    assert proc.returncode != 0
+    msg = [ln for ln in proc.stderr.splitlines() if ln.startswith("DhbvInputError: ")]
+    assert len(msg) == 1, proc.stderr[-2000:]
+    assert f"{BASINS[1]}.csv: row 100 column T: 'n.a.' is not a number" in msg[0]
+    assert not (workflow_copy / "results" / "datasets" / "bad").exists() or not any(
+        (workflow_copy / "results" / "datasets" / "bad").iterdir())
+    log = workflow_copy / "logs" / "build_training_data" / "bad.log"
+    assert "row 100 column T" in log.read_text()
 
 
 @pytest.fixture(scope="module")
