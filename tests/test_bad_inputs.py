@@ -57,7 +57,11 @@ def shared(tmp_path_factory):
     from dhbv.forcing.weights import build_coverage_weights
 
     build_coverage_weights(GRID, BASIN, "OfficialID", root / "weights.npz")
-    return {"run": root / "run", "std": forms, "cfg": cfg, "weights": root / "weights.npz"}
+    from dhbv.network import build_topology
+
+    build_topology(JUNIATA, out_path=root / "juniata.nc")
+    return {"run": root / "run", "std": forms, "cfg": cfg, "weights": root / "weights.npz",
+            "network": root / "juniata.nc"}
 
 
 @dataclass
@@ -962,6 +966,48 @@ def net_length_in_text(tmp, shared):
 def net_output_is_a_folder(tmp, shared):
     (tmp / "network.nc").mkdir()
     return Case(call=_network_call(tmp, _juniata()), culprits=("network.nc", "is a folder"))
+
+
+def _gauges_call(tmp, shared, table: pd.DataFrame | None = None, staids=("01567000",),
+                 network=None):
+    from dhbv.network.gauges import build_gauge_subnetworks
+
+    if table is None:
+        table = pd.read_csv(GAUGES, dtype={"STAID": str})
+    table.to_csv(tmp / "gauges.csv", index=False)
+    return lambda: build_gauge_subnetworks(network or shared["network"], tmp / "gauges.csv",
+                                           list(staids), tmp / "subnetworks.nc")
+
+
+GAUGES = DEMO / "juniata_merit" / "juniata_gage.csv"
+
+
+@case
+def net_file_is_a_forcing_file(tmp, shared):
+    return Case(call=_gauges_call(tmp, shared, network=shared["std"]["forcing"]),
+                culprits=("unit_forcing.nc", "not a dhbv network file"),
+                outputs=[tmp / "subnetworks.nc"])
+
+
+@case
+def net_gauge_table_without_comid(tmp, shared):
+    table = pd.read_csv(GAUGES, dtype={"STAID": str}).rename(columns={"COMID": "comid_merit"})
+    return Case(call=_gauges_call(tmp, shared, table), culprits=("gauges.csv", "'COMID'"),
+                outputs=[tmp / "subnetworks.nc"])
+
+
+@case
+def net_gauge_not_in_table(tmp, shared):
+    return Case(call=_gauges_call(tmp, shared, staids=("01567500",)),
+                culprits=("gauges.csv", "01567500"), outputs=[tmp / "subnetworks.nc"])
+
+
+@case
+def net_gauge_in_another_basin(tmp, shared):
+    table = pd.read_csv(GAUGES, dtype={"STAID": str})
+    table.loc[0, "COMID"] = 71028189                 # a Bow River reach, not the Juniata
+    return Case(call=_gauges_call(tmp, shared, table), culprits=("71028189", "not in the network"),
+                outputs=[tmp / "subnetworks.nc"])
 
 
 # ----------------------------------------------------------------------------- gridded forcing
