@@ -402,6 +402,47 @@ def caravan_basin_list_file_missing(tmp, shared):
     return _prepare_case(tmp, src, "basins.txt", "not found")
 
 
+CAMELS_FORCING = ("47.24\n250\n2252.7\nYear Mnth Day Hr\tdayl(s)\tprcp(mm/day)\tsrad(W/m2)\t"
+                  "swe(mm)\ttmax(C)\ttmin(C)\tvp(Pa)\n"
+                  "1980 01 01 12\t30172.51\t0.00\t153.40\t0.00\t-8.22\t-16.26\t171.88\n"
+                  "1980 01 02 12\t30253.15\t2.50\t145.27\t0.00\t-3.00\t-10.00\t240.13\n")
+CAMELS_FLOW = "01013500 1980 01 01   655.00 A\n01013500 1980 01 02  -999.00 M\n"
+
+
+def _camels_call(tmp, forcing=CAMELS_FORCING, flow=CAMELS_FLOW):
+    from dhbv.io.camels import read_camels_forcing, read_camels_streamflow
+
+    f, q = tmp / "01013500_lump_cida_forcing_leap.txt", tmp / "01013500_streamflow_qc.txt"
+    f.write_text(forcing)
+    q.write_text(flow)
+    return lambda: (read_camels_forcing(f), read_camels_streamflow(q, 2252.7))
+
+
+@case
+def camels_forcing_text_in_number_cell(tmp, shared):
+    forcing = CAMELS_FORCING.replace("\t2.50\t", "\t2,50\t")
+    return Case(call=_camels_call(tmp, forcing=forcing),
+                culprits=("forcing_leap.txt", "row 6", "'2,50'"))
+
+
+@case
+def camels_forcing_is_a_caravan_csv(tmp, shared):
+    return Case(call=_camels_call(tmp, forcing=(CARAVAN / f"{BASINS[0]}.csv").read_text()),
+                culprits=("forcing_leap.txt", "latitude and elevation"))
+
+
+@case
+def camels_streamflow_impossible_date(tmp, shared):
+    return Case(call=_camels_call(tmp, flow=CAMELS_FLOW.replace("1980 01 02", "1980 02 30")),
+                culprits=("streamflow_qc.txt", "row 2", "not a date"))
+
+
+@case
+def camels_streamflow_text_in_number_cell(tmp, shared):
+    return Case(call=_camels_call(tmp, flow=CAMELS_FLOW.replace("655.00", "655,0")),
+                culprits=("streamflow_qc.txt", "row 1", "'655,0'"))
+
+
 @case
 def camels_attribute_dir_wrong(tmp, shared):
     src = dict(_cfg()["datasets"]["three"]["sources"][0], attributes_dir=str(CARAVAN))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dhbv.errors import DhbvInputError
+from dhbv.io.text import dates_of, numeric_frame
 
 CFS_TO_MM_PER_DAY_KM2 = 0.0283168 * 86.4   # × Q[ft3/s] / A[km2] → mm/d
 
@@ -148,13 +149,14 @@ def read_camels_forcing(path) -> tuple[pd.DataFrame, dict]:
     if cols[:4] != ["Year", "Mnth", "Day", "Hr"]:
         raise DhbvInputError(f"{path}: expected columns 'Year Mnth Day Hr ...', got {cols[:4]}")
     df = pd.read_csv(path, sep=r"\s+", skiprows=4, header=None, names=cols)
-    time = pd.to_datetime(dict(year=df["Year"], month=df["Mnth"], day=df["Day"]))
+    values = numeric_frame(path, df, 5)
+    time = dates_of(path, df["Year"], df["Mnth"], df["Day"], 5)
 
     def col(prefix):
         m = [c for c in cols if c.lower().startswith(prefix)]
         if not m:
             raise DhbvInputError(f"{path}: column {prefix}(...) missing")
-        return df[m[0]].to_numpy(dtype=np.float64)
+        return values[m[0]].to_numpy(dtype=np.float64)
 
     out = pd.DataFrame({"P": col("prcp"), "Tmax": col("tmax"), "Tmin": col("tmin"),
                         "srad": col("srad"), "vp": col("vp"), "dayl": col("dayl")},
@@ -174,11 +176,11 @@ def read_camels_streamflow(path, area_km2: float | None = None) -> pd.Series:
         raise DhbvInputError(f"CAMELS streamflow file {path} not found")
     df = pd.read_csv(path, sep=r"\s+", header=None, names=["gauge", "y", "m", "d", "q", "flag"],
                      dtype={"gauge": str, "flag": str})
-    q = df["q"].to_numpy(dtype=np.float64, copy=True)
+    q = numeric_frame(path, df[["y", "m", "d", "q"]], 1)["q"].to_numpy(dtype=np.float64, copy=True)
     q[(q <= -999 + 1e-9) | (df["flag"].astype(str).str.startswith("M").to_numpy())] = np.nan
     if np.nanmin(q, initial=0.0) < 0:
         raise DhbvInputError(f"{path}: negative streamflow values other than -999")
-    time = pd.to_datetime(dict(year=df["y"], month=df["m"], day=df["d"]))
+    time = dates_of(path, df["y"], df["m"], df["d"], 1)
     s = pd.Series(q, index=pd.DatetimeIndex(time, name="time"), name="streamflow")
     if area_km2 is None:
         s.attrs["units"] = "ft3 s-1"

@@ -22,6 +22,7 @@ import pandas as pd
 
 from dhbv.errors import DhbvInputError
 from dhbv.forcing.pet import compute_pet
+from dhbv.io.text import numeric_frame
 
 CARAVAN_START = "1981-01-01"
 _DATED_COLUMNS = {"streamflow_mm_per_day": "Q", "total_precipitation_sum_mm": "P",
@@ -54,20 +55,6 @@ def _check_rows(path: Path, lines: list[str]) -> None:
             if n != nf + 1:
                 raise DhbvInputError(f"{path}: row {k + 1} has {n} fields, expected {nf + 1}; "
                                      "the file is truncated or malformed: download it again")
-
-
-def _numeric(path: Path, df: pd.DataFrame, first_row: int) -> pd.DataFrame:
-    """``df`` as float64; a one-line error naming the file, row and column of a cell that is
-    not a number."""
-    for col in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            num = pd.to_numeric(df[col], errors="coerce")
-            bad = num.isna() & df[col].notna()
-            k = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DhbvInputError(f"{path}: row {first_row + k} column {col}: "
-                                 f"{df[col].iloc[k]!r} is not a number; fix the cell or write NA "
-                                 "for a missing value")
-    return df.astype(np.float64)
 
 
 def _dates(path: Path, values) -> pd.DatetimeIndex:
@@ -124,13 +111,13 @@ def read_caravan_csv(path, start: str = CARAVAN_START) -> pd.DataFrame:
             raise DhbvInputError(f"{path}: missing column(s) {need}")
         df.index = _dates(path, df.pop("date").to_numpy())
         cols = [c for c in ("P", "T", "PET_source", "Q") if c in df.columns]
-        return _numeric(path, df[cols], 2)
+        return numeric_frame(path, df[cols], 2)
     df = pd.read_csv(io.StringIO(text), header=None, na_values=["NA", "NaN", ""])
     if df.shape[1] != 4:
         raise DhbvInputError(f"{path}: expected 4 columns (P, T, PET, Q), found {df.shape[1]}")
     df.columns = ["P", "T", "PET_source", "Q"]
     df.index = pd.date_range(start, periods=len(df), freq="D", name="time")
-    return _numeric(path, df, 1)
+    return numeric_frame(path, df, 1)
 
 
 def build_caravan_standard(timeseries_dir, basin_ids, attribute_table: pd.DataFrame, *,
