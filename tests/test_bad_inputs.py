@@ -1228,6 +1228,22 @@ def test_interpolated_forcing_gaps_are_reported_and_left_out_of_the_scores(share
     assert t.loc[BASINS[1], "n_days"] == ref.loc[BASINS[1], "n_days"] < 366
 
 
+def test_training_with_interpolated_gaps_runs_and_reports_them(tmp_path, caplog):
+    from dhbv.training import train
+
+    case = CASES["train_forcing_gap"](tmp_path, None)         # two months of 1982 without P
+    cfg = yaml.safe_load(Path(case.argv[2]).read_text())
+    cfg["data"] = {"forcing_gaps": "interpolate"}
+    cfg["train"].update(epochs=1, iterations_per_epoch=1)
+    with caplog.at_level("WARNING"):
+        out = train(cfg, tmp_path / "run")
+    assert out.exists()
+    msg = [r.getMessage() for r in caplog.records if "forcing gaps filled" in r.getMessage()]
+    assert len(msg) == 1 and "60 unit-days in 1 unit(s)" in msg[0]
+    assert f"unit {BASINS[1]}: P is NaN on 60 day(s)" in msg[0]
+    assert "60 gauge-days left out" in msg[0]
+
+
 # ----------------------------------------------------------------------------- workflow
 WORKFLOW_CASES = {
     "wf_integer_as_word": ({"train": {"epochs": "six"}}, ("train.epochs",)),
