@@ -444,6 +444,14 @@ def camels_streamflow_text_in_number_cell(tmp, shared):
 
 
 @case
+def prepare_out_dir_is_a_file(tmp, shared):
+    c = _prepare_case(tmp, _cfg()["datasets"]["three"]["sources"][0], "out", "is a file")
+    (tmp / "out").write_text("")
+    c.outputs = []
+    return c
+
+
+@case
 def camels_attribute_dir_wrong(tmp, shared):
     src = dict(_cfg()["datasets"]["three"]["sources"][0], attributes_dir=str(CARAVAN))
     return _prepare_case(tmp, src, "camels_topo.txt", "attributes_dir")
