@@ -41,6 +41,27 @@ def batch_units(model, n_days: int, n_variables: int, n_inputs: int, memory_mb: 
     return b - b % align if b > align else b
 
 
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system. Without it the heap of a long run keeps
+    the high-water mark of every batch's scattered temporaries and the resident memory creeps
+    up with the number of batches (tens of MiB per hundred batches); with it, it stays flat."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 @dataclass
 class Timing:
     """Seconds spent in compute and in writing, and the unit-days simulated."""
@@ -127,8 +148,7 @@ def simulate_window(models, n_u: int, batch_inputs, stats, dynamic_inputs, warm:
             st = None if states is None else [select_units(s, np.arange(u0, u1)) for s in states]
             out, b, e = run_batch(models, inputs, stats, dynamic_inputs, warm, st, variables,
                                   device)
-            t0 = t1
-            timing.compute_s += time.perf_counter() - t0
+            timing.compute_s += time.perf_counter() - t1
             for k, s in enumerate(e):
                 ends[k].append(s)
             for t, x in b.items():
@@ -138,6 +158,8 @@ def simulate_window(models, n_u: int, batch_inputs, stats, dynamic_inputs, warm:
             pending = pool.submit(write, u0, u1, {**out, **{"balance_" + t: x
                                                             for t, x in b.items()}})
             timing.unit_days += (u1 - u0) * n_days
+            del out, b, e, inputs
+            release_memory()
             if bar is not None:
                 bar.update((u1 - u0) * n_days)
         if pending is not None:
