@@ -22,8 +22,9 @@ SCRIPT = textwrap.dedent("""
     qlat = rng.uniform(0.0, 3.0, (R, n)); qlat[1, [0, 1, 6]] = 40.0
     q0 = rng.uniform(0.02, 5.0, n)
     ro_idx = np.array([8, 2, 9, 5], np.int32)
-    for geometry, clamp, start_conv in [("wide", "after", False), ("trapezoid_exact", "sweep", True),
-                                        ("trapezoid", "after", True), ("wide", "sweep", False)]:
+    cases = [("wide", "after", False), ("trapezoid_exact", "sweep", True),
+             ("trapezoid", "after", True), ("wide", "sweep", False)]
+    for geometry, clamp, start_conv in cases:
         opts = RoutingOptions(geometry=geometry, clamp=clamp, dt=1800.0, q_min=0.05)
         pars = ChannelParameters(n=torch.tensor(rng.uniform(0.03, 0.2, n)),
                                  q=torch.tensor(rng.uniform(0.1, 0.9, n)),

@@ -36,7 +36,8 @@ def test_linear_reservoir_limit():
     k, dt, q = 7200.0, 60.0, 5.0
     graph = RoutingGraph(np.array([-1]), [1000.0], [0.01])
     res = route(graph, torch.full((1, 1), q, dtype=F64), ChannelParameters(k=k),
-                options=RoutingOptions(geometry="linear", x=0.0, dt=dt, q_min=0.0), record_seconds=86400,
+                options=RoutingOptions(geometry="linear", x=0.0, dt=dt, q_min=0.0),
+                record_seconds=86400,
                 average_seconds=dt, state=_state([0.0]))
     t = np.arange(1, 1441) * dt
     np.testing.assert_allclose(res.mean[:, 0], q * (1 - np.exp(-t / k)), rtol=2e-5)

@@ -3,7 +3,8 @@
 ``MuskingumCungeFunction`` routes a whole window: inputs lateral inflow [R, n], kernel
 parameters θ [m, n] (``geometry.kernel_parameters``) and the initial discharge [n]; outputs the
 accumulated readout sums [rows, r], the final discharge [n] and the (non-differentiable)
-diagnostics [6] (see ``kernels_cpu.forward_kernel``). ``HotStartFunction`` gives the steady-state discharge of a lateral inflow
+diagnostics [6] (see ``kernels_cpu.forward_kernel``). ``HotStartFunction`` gives the
+steady-state discharge of a lateral inflow
 (upstream accumulation). Static data (network, options, readout schedule) travel in a
 :class:`RoutingPlan`.
 """

@@ -71,6 +71,19 @@ def clamp_volume(mode, after, i, k, delta, qi, qk, theta, aux, xw, cst):
     return float(delta) * (own + float(cst[C_HALF_DT]))
 
 
+@njit(inline="always", **_opts)
+def step_derivatives(mode, q, theta, aux, xw, i, cst, cc, kth):
+    """Reach i at discharge q [m³/s]: C1…C4 and dK/dQ into cc[0:5, i], dK/dθ into kth[0:5, i]."""
+    k, dq, d0, d1, d2, d3, d4 = travel_time_grad(mode, q, theta, aux, i, cst)
+    cc[0, i], cc[1, i], cc[2, i], cc[3, i] = coefficients(k, xw[i], cst)
+    cc[4, i] = dq
+    kth[0, i] = d0
+    kth[1, i] = d1
+    kth[2, i] = d2
+    kth[3, i] = d3
+    kth[4, i] = d4
+
+
 @njit(parallel=True, **_opts)
 def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_idx, ro_all, blk,
                    start_conv, sums, store, qfinal, diag):
@@ -233,15 +246,7 @@ def backward_kernel(mode, after, qlat, hold, theta, aux, xw, down, store, cst, r
     for t in range(n_steps - 1, -1, -1):
         r = t // hold
         for i in prange(n):
-            qi = _floor(store[t, i], qmin)
-            k, dq, d0, d1, d2, d3, d4 = travel_time_grad(mode, qi, theta, aux, i, cst)
-            cc[0, i], cc[1, i], cc[2, i], cc[3, i] = coefficients(k, xw[i], cst)
-            cc[4, i] = dq
-            kth[0, i] = d0
-            kth[1, i] = d1
-            kth[2, i] = d2
-            kth[3, i] = d3
-            kth[4, i] = d4
+            step_derivatives(mode, _floor(store[t, i], qmin), theta, aux, xw, i, cst, cc, kth)
         for i in range(n - 1, -1, -1):  # transposed system, downstream first
             kd = down[i]
             up = cc[0, kd] * xb[kd] if kd >= 0 else zero

@@ -9,9 +9,10 @@ The reverse sweep runs the levels backwards. Independent sub-basins run in paral
 the critical path of a step is the number of levels of the largest sub-basin.
 
 The scalar physics (``celerity``: K(Q), coefficients, their adjoints; ``kernels_cpu``: clamp
-volume) is recompiled from the CPU source as device functions, so CPU and GPU share one set
-of equations and one adjoint; ln/exp are the device's. Under numba's CUDA simulator
-(``NUMBA_ENABLE_CUDASIM=1``) the same kernels run on numpy arrays, which the tests use.
+volume, per-step derivatives) is recompiled from the CPU source as device functions, so CPU
+and GPU share one set of equations and one adjoint; ln/exp are the device's. Under numba's
+CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the same kernels run on numpy arrays, which the
+tests use.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def _device_functions():
     for name in ("_clip", "_power_k", "_trap_forward", "_beta", "travel_time", "_trap_adjoint",
                  "travel_time_grad", "coefficients", "travel_time_adjoint"):
         globs[name] = cuda.jit(device=True)(_rebind(getattr(celerity, name).py_func, globs))
-    cpu_globs = dict(vars(kernels_cpu), travel_time=globs["travel_time"])
-    globs["clamp_volume"] = cuda.jit(device=True)(
-        _rebind(kernels_cpu.clamp_volume.py_func, cpu_globs))
+    cpu_globs = dict(vars(kernels_cpu), **{k: globs[k] for k in (
+        "travel_time", "travel_time_grad", "coefficients")})
+    for name in ("clamp_volume", "step_derivatives"):
+        globs[name] = cuda.jit(device=True)(
+            _rebind(getattr(kernels_cpu, name).py_func, cpu_globs))
     return globs
 
 
@@ -50,8 +53,18 @@ def _kernels():
         return _KERNELS
     dev = _device_functions()
     travel_time, coefficients = dev["travel_time"], dev["coefficients"]
-    travel_time_grad, travel_time_adjoint = dev["travel_time_grad"], dev["travel_time_adjoint"]
+    travel_time_adjoint, step_derivatives = dev["travel_time_adjoint"], dev["step_derivatives"]
     clamp_volume = dev["clamp_volume"]
+
+    @cuda.jit(device=True)
+    def reach_storage(mode, qs, row, i, indptr, indices, theta, aux, xw, cst):
+        """Muskingum storage K(Q)·(X·I + (1 − X)·Q) [m³] of reach i for the state qs[row]."""
+        inflow = cst[C_ZERO]
+        for e in range(indptr[i], indptr[i + 1]):
+            inflow += qs[row, indices[e]]
+        x = float(xw[i])
+        k = float(travel_time(mode, qs[row, i], theta, aux, i, cst))
+        return k * (x * float(inflow) + (1.0 - x) * float(qs[row, i]))
 
     @cuda.jit(device=True)
     def block_range(comp_ptr, level_ptr):
@@ -79,12 +92,7 @@ def _kernels():
         cuda.syncthreads()
         stor = 0.0
         for idx in range(s0 + tid, s1, nt):  # storage at the start
-            i = order[idx]
-            inflow = zero
-            for e in range(indptr[i], indptr[i + 1]):
-                inflow += qs[0, indices[e]]
-            k = travel_time(mode, qs[0, i], theta, aux, i, cst)
-            stor += float(k) * (float(xw[i]) * float(inflow) + (1.0 - float(xw[i])) * float(qs[0, i]))
+            stor += reach_storage(mode, qs, 0, order[idx], indptr, indices, theta, aux, xw, cst)
         cuda.atomic.add(diag, 4, stor)
         n_steps = blk.size
         for t in range(n_steps):
@@ -139,11 +147,7 @@ def _kernels():
         for idx in range(s0 + tid, s1, nt):  # storage at the end
             i = order[idx]
             qfinal[i] = qs[fin, i]
-            inflow = zero
-            for e in range(indptr[i], indptr[i + 1]):
-                inflow += qs[fin, indices[e]]
-            k = travel_time(mode, qs[fin, i], theta, aux, i, cst)
-            stor += float(k) * (float(xw[i]) * float(inflow) + (1.0 - float(xw[i])) * float(qs[fin, i]))
+            stor += reach_storage(mode, qs, fin, i, indptr, indices, theta, aux, xw, cst)
         cuda.atomic.add(diag, 0, float(n_neg))
         cuda.atomic.add(diag, 1, float(n_clamp))
         cuda.atomic.add(diag, 2, vol_clamp)
@@ -175,15 +179,7 @@ def _kernels():
             for idx in range(s0 + tid, s1, nt):
                 i = order[idx]
                 v = store[t, i]
-                k, dq, d0, d1, d2, d3, d4 = travel_time_grad(mode, v if v >= qmin else qmin,
-                                                             theta, aux, i, cst)
-                cc[0, i], cc[1, i], cc[2, i], cc[3, i] = coefficients(k, xw[i], cst)
-                cc[4, i] = dq
-                kth[0, i] = d0
-                kth[1, i] = d1
-                kth[2, i] = d2
-                kth[3, i] = d3
-                kth[4, i] = d4
+                step_derivatives(mode, v if v >= qmin else qmin, theta, aux, xw, i, cst, cc, kth)
             cuda.syncthreads()
             for lv in range(lv1 - 1, lv0 - 1, -1):  # transposed system, downstream first
                 for idx in range(level_ptr[lv] + tid, level_ptr[lv + 1], nt):

@@ -11,8 +11,8 @@ from dhbv.errors import DhbvInputError
 
 #: geometry modes and their code in the kernels
 GEOMETRIES = {"linear": 0, "wide": 0, "trapezoid": 1, "trapezoid_exact": 2}
-#: clamp semantics: "after" = solve the whole step, then floor every reach (the DDR/δMC
-#: convention); "sweep" = floor each reach as it is solved, so downstream reaches see it
+#: clamp semantics: "after" = solve the whole step, then floor every reach; "sweep" = floor
+#: each reach as it is solved, so downstream reaches see it (docs/routing.md §4)
 CLAMP_MODES = ("after", "sweep")
 #: default velocity bounds (m/s) per geometry: the paper-era wide channel used [0.3, 15]
 #: (Bindas et al. 2024), the trapezoid modes [0.01, 15]

@@ -93,7 +93,8 @@ def run_rapid_case(case: RapidCase, convention: str = "start"):
     """
     opts = RoutingOptions(geometry="linear", dt=case.dt, q_min=0.0, x=0.0)
     state = RoutingState(torch.as_tensor(case.q0), torch.zeros(case.graph.n, dtype=torch.float64))
-    res = route(case.graph, torch.as_tensor(case.qext), ChannelParameters(k=torch.as_tensor(case.k)),
+    pars = ChannelParameters(k=torch.as_tensor(case.k))
+    res = route(case.graph, torch.as_tensor(case.qext), pars,
                 options=opts, record_seconds=case.record_seconds, convention=convention,
                 state=state, x=case.x)
     return res.mean.numpy(), res.state.discharge.numpy()

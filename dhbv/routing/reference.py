@@ -30,7 +30,8 @@ def reference_travel_time(q, graph, params: ChannelParameters, options) -> torch
         v = (depth ** (2.0 / 3.0) * slope.sqrt() / n).clamp(vmin, vmax)
         return length / (KINEMATIC_FACTOR * v)
     qe = torch.as_tensor(params.q, dtype=dtype) + options.q_eps
-    depth = (q * n * (qe + 1) / (p * slope.sqrt() + options.manning_eps)) ** (3.0 / (5.0 + 3.0 * qe))
+    ratio = q * n * (qe + 1) / (p * slope.sqrt() + options.manning_eps)
+    depth = ratio ** (3.0 / (5.0 + 3.0 * qe))
     depth = depth.clamp(min=options.depth_min)
     top = p * depth ** qe
     z = (top * qe / (2.0 * depth)).clamp(*options.side_slope_bounds)

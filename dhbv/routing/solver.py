@@ -195,5 +195,5 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
         clamp_volume_m3=float(d[2]), inflow_volume_m3=inflow * seconds,
         lateral_floor_volume_m3=floor_added * seconds, outflow_volume_m3=float(d[3]),
         storage_start_m3=float(d[4]), storage_end_m3=float(d[5]))
-    log.debug(diagnostics.summary())
+    log.log(logging.INFO if diagnostics.n_negative else logging.DEBUG, diagnostics.summary())
     return RoutingResult(mean, new_state, diagnostics)
