@@ -45,7 +45,9 @@ def printed(monkeypatch):
         return real(fig, out)
 
     real = distributions.save_png
-    for module in (distributions, maps, hydrographs):
+    from dhbv.plots import unit_maps
+
+    for module in (distributions, maps, hydrographs, unit_maps):
         monkeypatch.setattr(module, "save_png", capture)
     return texts
 
@@ -139,3 +141,30 @@ def test_hydrographs_zoom_on_the_largest_event(tmp_path, printed):
     assert info["g"]["window"] == ("2000-01-31", "2000-03-31")   # 20 days before, 40 after
     assert plots.largest_event_window(obs, 5, 60) == (45, 100)
     assert "largest event, peak 2000-02-20" in printed
+
+
+def test_unit_maps_average_every_day_and_skip_units_without_polygons(tmp_path, printed):
+    import geopandas as gpd
+    import xarray as xr
+    from shapely.geometry import box
+
+    from dhbv.plots.unit_maps import unit_means, unit_polygon_maps
+
+    stores = []
+    for k, (days, aet) in enumerate([(2, [1.0, 2.0, 3.0]), (3, [6.0, 2.0, 8.0])]):
+        ds = xr.Dataset({"aet": (("unit", "time"), np.repeat(np.array(aet)[:, None], days, 1),
+                                 {"units": "mm d-1"})},
+                        coords={"unit": ["U1", "U2", "U3"],
+                                "time": pd.date_range(f"200{k}-01-01", periods=days)})
+        ds.to_zarr(tmp_path / f"c{k}.zarr", consolidated=False)
+        stores.append(tmp_path / f"c{k}.zarr")
+    means, units = unit_means(stores, ["aet"])
+    # (2·1 + 3·6) / 5 = 4, (2·2 + 3·2) / 5 = 2, (2·3 + 3·8) / 5 = 6
+    np.testing.assert_allclose(means["aet"], [4.0, 2.0, 6.0])
+    assert units == {"aet": "mm d-1"}
+    shapes = gpd.GeoDataFrame({"unit": ["U1", "U2"]},
+                              geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326")
+    out = unit_polygon_maps(shapes, means, tmp_path / "u.png", units)
+    assert is_png(tmp_path / "u.png")
+    assert out["aet"] == {"min": 2.0, "mean": 3.0, "max": 4.0, "units": "mm d-1"}
+    assert "aet: mean 3 mm d-1" in printed

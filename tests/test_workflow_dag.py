@@ -153,6 +153,8 @@ def test_evaluation_table_and_report(demo_run):
     for name in EVALUATION_FIGURES:
         mime, data = items[f"results/evaluation/tiny/figures/{name}.png"]
         assert mime == "image/png" and data.startswith(b"\x89PNG") and len(data) > 5000, name
+    mime, data = items["results/evaluation/tiny/figures/unit_maps_stehekin_subunits.png"]
+    assert mime == "image/png" and data.startswith(b"\x89PNG")
     mime, data = items["results/evaluation/tiny/metrics.csv"]
     assert mime == "text/csv" and data.decode() == (base / "metrics.csv").read_text()
     assert "results/evaluation/tiny/summary.csv" in items
@@ -203,7 +205,7 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # A training option reruns training and the simulations that use the models, nothing else.
     pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
     evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
-    domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1}
+    domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1, "plot_unit_maps": 1}
     assert dry_run_with("train: {epochs: 2}\n") == {
         "train_model": 1, "simulate_basins": 1, "simulate_member": 1, **pub, **evaluation,
         **domain, **cfg, "all": 1}

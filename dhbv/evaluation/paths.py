@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 __all__ = ["evaluated_datasets", "evaluation_locations", "evaluation_references",
-           "evaluation_simulations", "evaluation_inputs", "evaluation_figures"]
+           "evaluation_simulations", "evaluation_inputs", "evaluation_figures",
+           "unit_map_variables", "unit_map_datasets"]
 
 #: Figures of every run; ``dnse_map`` is added when two models are compared.
 FIGURES = ("nse_cdf", "nse_maps", "nse_by_area", "spearman_bias", "nnse_hist", "hydrographs")
@@ -17,7 +18,8 @@ def evaluation_figures(config: dict) -> list[str]:
     """Names of the run's figures (results/evaluation/<run>/figures/<name>.png)."""
     ev = config["evaluation"]
     two = len(ev["models"]) >= 2 or ev["compare"]
-    return list(FIGURES) + (["dnse_map"] if two else [])
+    return (list(FIGURES) + (["dnse_map"] if two else [])
+            + [f"unit_maps_{d}" for d in unit_map_datasets(config)])
 
 
 def evaluation_locations(config: dict) -> dict:
@@ -56,3 +58,19 @@ def evaluation_inputs(config: dict, run: str) -> dict:
     for name, per in evaluation_simulations(config, run).items():
         files.update({f"sim_{name}_{d}": p for d, p in per.items()})
     return files
+
+
+def unit_map_variables(config: dict) -> list[str]:
+    """Unit outputs of the domain simulation that the unit maps show."""
+    from dhbv.plots.unit_maps import MAP_VARIABLES
+
+    return [v for v in MAP_VARIABLES if v in config["simulate_domain"]["variables"]]
+
+
+def unit_map_datasets(config: dict) -> list[str]:
+    """Domain-simulated forcing sets with unit polygons (maps of their long-term means)."""
+    if not config["train"]["dataset"] or not unit_map_variables(config):
+        return []
+    sets = config["forcing"]["sets"]
+    return [d for d in config["simulate_domain"]["datasets"]
+            if d in sets and sets[d].get("polygons")]

@@ -10,7 +10,8 @@ import pandas as pd
 from dhbv.errors import DhbvInputError
 
 __all__ = ["plot_nse_cdf", "plot_nse_maps", "plot_dnse_map", "plot_nse_by_area",
-           "plot_spearman_bias", "plot_nnse_hist", "plot_hydrographs", "hydrograph_gauges",
+           "plot_spearman_bias", "plot_nnse_hist", "plot_hydrographs", "plot_unit_maps",
+           "hydrograph_gauges",
            "compared_models"]
 
 
@@ -135,3 +136,20 @@ def plot_hydrographs(table_csv, references: dict, simulations: dict, png, number
             f"NSE {m} {v:.2f}" for m, v in nse.items())
     info = hydrograph_panels(time, observed, sims, png, titles=titles)
     return _numbers({"gauges": chosen, "events": info}, numbers_json)
+
+
+def plot_unit_maps(stores, polygons_path, id_field: str, png, numbers_json, *,
+                   variables) -> dict:
+    """Rule ``plot_unit_maps``: long-term means of a domain simulation's unit outputs
+    (``variables`` among :data:`dhbv.plots.unit_maps.MAP_VARIABLES`) over the unit polygons
+    (``polygons_path``, ids in ``id_field``)."""
+    import geopandas as gpd
+
+    from dhbv.plots.unit_maps import unit_means, unit_polygon_maps
+
+    shapes = gpd.read_file(polygons_path)
+    if id_field not in shapes.columns:
+        raise DhbvInputError(f"{polygons_path}: no id field {id_field!r}")
+    means, units = unit_means(stores, list(variables))
+    shapes = shapes.rename(columns={id_field: "unit"})[["unit", "geometry"]]
+    return _numbers(unit_polygon_maps(shapes, means, png, units), numbers_json)

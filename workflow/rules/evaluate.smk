@@ -11,6 +11,7 @@ from dhbv.evaluation.paths import (
     evaluation_locations,
     evaluation_references,
     evaluation_simulations,
+    unit_map_variables,
 )
 from dhbv.evaluation.stage import reported_configuration
 from dhbv.plots.rules import compared_models
@@ -279,3 +280,34 @@ rule plot_hydrographs:
         gauges=config["evaluation"]["hydrograph_gauges"],
     script:
         "../scripts/plot_hydrographs.py"
+
+
+rule plot_unit_maps:
+    input:
+        stores=lambda w: expand(
+            "results/domain/{run}/{dataset}/chunks/{chunk}.zarr",
+            run=w.run,
+            dataset=w.dataset,
+            chunk=DOMAIN_CHUNKS,
+        ),
+        polygons=lambda w: config["forcing"]["sets"][w.dataset]["polygons"],
+    output:
+        png=report(
+            "results/evaluation/{run}/figures/unit_maps_{dataset}.png",
+            caption="../report/unit_maps.rst",
+            category="Unit maps",
+        ),
+        numbers="results/evaluation/{run}/figures/unit_maps_{dataset}.json",
+    log:
+        "logs/plot_unit_maps/{run}_{dataset}.log",
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        id_field=lambda w: config["forcing"]["sets"][w.dataset]["id_field"],
+        variables=unit_map_variables(config),
+    script:
+        "../scripts/plot_unit_maps.py"
