@@ -19,6 +19,9 @@ Adjoint, reverse in time; per step: coefficients and dK/dθ from Q(t) (parallel)
 transposed triangular system by one sequential pass in reverse topological order
 (x̄_i = gate·(Q̄_i(t+1) + C1_k·x̄_k), k = downstream of i; it also pushes Σ_up Q_j(t)), then the
 parameter, lateral-inflow and Q(t) adjoints (parallel, branch-free so that it vectorises).
+
+Numba's on-disk cache of these kernels is keyed on this file only: after editing
+``celerity.py`` or ``fastmath.py``, delete ``dhbv/routing/__pycache__/*.nb*``.
 """
 
 from __future__ import annotations
