@@ -190,11 +190,13 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
         if not np.isfinite(data.obs[i0:i1 + 1, g]).any():
             raise DhbvInputError(f"gauge {data.gauge_ids[g]}: all observations are NaN in the "
                                  "training period; remove it from the training gauges")
-    s0 = max(i0 - int(mc["warmup"]), data.forcing_coverage()[0])
-    gap_days = check_forcing_gaps(data, s0, i1 + 1, cfg["data"]["forcing_gaps"], "training",
+    # the days training and validation read: both periods and the spin-up before them
+    lo, hi = (i0, i1) if excl is None else (min(i0, excl[0]), max(i1, excl[1]))
+    s0 = max(lo - int(mc["warmup"]), data.forcing_coverage()[0])
+    gap_days = check_forcing_gaps(data, s0, hi + 1, cfg["data"]["forcing_gaps"], "training",
                                   mc["dynamic_inputs"])
     if gap_days is not None:      # days read from filled forcing count in neither loss nor score
-        data.obs[s0:i1 + 1][gap_days] = np.nan
+        data.obs[s0:hi + 1][gap_days] = np.nan
 
     stats_path = run_dir / "normalization_statistics.json"
     if mc.get("statistics"):
