@@ -272,3 +272,18 @@ def test_config_section_checks():
     with pytest.raises(DhbvInputError, match="chunk_years 4 does not divide"):
         resolve_config({**base, "simulate_domain": {"datasets": ["d"], "chunk_years": 4,
                                                     "period": ["1981-01-01", "1990-12-31"]}})
+
+
+def test_synthetic_domain_statistics():
+    from dhbv.simulation.synthetic import SyntheticDomain
+
+    d = SyntheticDomain(500, ["aridity", "uparea"], seed=3)
+    w = d.window(0, 500, "2001-01-01", 365)
+    assert w.forcing.shape == (365, 500, 3) and np.isfinite(w.forcing).all()
+    p, t, pet = (w.forcing[..., k] for k in range(3))
+    assert 600 < np.median(p.sum(0)) < 1000                  # mm/yr, log-normal around 800
+    assert 0.3 < (p > 0).mean() < 0.7 and (p >= 0).all()
+    assert (pet >= 0).all() and 500 < np.median(pet.sum(0)) < 1300
+    assert t[:31].mean() < t[181:212].mean() - 10           # January colder than July
+    assert 25 < np.median(w.area) < 60 and (w.attributes[:, 1] == w.uparea).all()
+    np.testing.assert_array_equal(d.window(0, 500, "2001-01-01", 365).forcing, w.forcing)

@@ -301,3 +301,22 @@ def test_slurm_profile_dry_run_shows_gpu_request(tmp_path):
     block = out[out.index("rule train_model"):]
     block = block[:block.index("\n\n")]
     assert "slurm_partition=gpu" in block and "gpu=1" in block and "gpu_model=a100" in block
+
+
+def test_demo_domain_simulation_in_chunks(demo_run):
+    """The tiny DAG simulates the 19 Stehekin sub-units in 3 yearly chunks, each from the
+    previous chunk's state, and closes their water balance."""
+    base = demo_run / "results/domain/tiny/stehekin_subunits"
+    stores = sorted((base / "chunks").glob("*.zarr"))
+    assert [s.name for s in stores] == ["19850101-19851231.zarr", "19860101-19861231.zarr",
+                                        "19870101-19871231.zarr"]
+    assert sorted(p.name for p in (base / "states").iterdir()) == [
+        "19850101-19851231.pt", "19860101-19861231.pt", "19870101-19871231.pt"]
+    days = 0
+    for s in stores:
+        with xr.open_zarr(s, consolidated=False) as ds:
+            assert ds.sizes["unit"] == 19 and np.isfinite(ds["runoff"].values).all()
+            days += ds.sizes["time"]
+    assert days == 365 * 3
+    summary = pd.read_csv(base / "summary.csv", dtype={"unit": str})
+    assert len(summary) == 19 and np.abs(summary["closure"]).max() < 0.1

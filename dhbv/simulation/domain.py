@@ -199,14 +199,13 @@ def summarize_domain_simulation(stores, summary_csv, echo=print) -> pd.DataFrame
     (water created by the SM/SLZ floors), balance = P − AET − Q − dS − exchange (equal to
     clamp_water up to round-off) and closure = balance − clamp_water.
     """
-    import xarray as xr
-
     from dhbv.io.standard import write_text_atomic
+    from dhbv.simulation.store import open_store
 
     stores = list(stores)
     tot, units, compute, write, unit_days = None, None, 0.0, 0.0, 0
     for p in stores:
-        with xr.open_zarr(p, consolidated=False, chunks=None) as ds:
+        with open_store(p) as ds:
             terms = {t: ds["balance_" + t].values for t in
                      ("P", "AET", "Q", "dS", "exchange", "clamp_water")}
             if units is None:

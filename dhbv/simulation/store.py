@@ -87,6 +87,16 @@ class ChunkStore:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def open_store(path) -> xr.Dataset:
+    """One chunk store, lazily (the marker file Snakemake leaves in a directory output is not
+    a zarr node: its warning is silenced)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return xr.open_zarr(path, consolidated=False, chunks=None)
+
+
 def open_chunks(paths) -> xr.Dataset:
     """The chunk stores ``paths`` (in time order) as one lazily read Dataset (dask when
     installed, else the arrays are read on concatenation)."""
@@ -94,8 +104,12 @@ def open_chunks(paths) -> xr.Dataset:
     try:
         import dask  # noqa: F401
     except ImportError:
-        return xr.concat([xr.open_zarr(p, consolidated=False, chunks=None) for p in paths],
-                         dim="time", data_vars="minimal", coords="minimal", compat="override")
-    return xr.open_mfdataset(paths, engine="zarr", consolidated=False, combine="nested",
-                             concat_dim="time", data_vars="minimal", coords="minimal",
-                             compat="override")
+        return xr.concat([open_store(p) for p in paths], dim="time", data_vars="minimal",
+                         coords="minimal", compat="override")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return xr.open_mfdataset(paths, engine="zarr", consolidated=False, combine="nested",
+                                 concat_dim="time", data_vars="minimal", coords="minimal",
+                                 compat="override")
