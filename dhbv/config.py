@@ -59,8 +59,11 @@ def _copy(value):
 
 
 def _key(path) -> str:
-    parts = [str(p) for p in path]
-    return ".".join(parts) if parts else "<top level>"
+    """datasets.x.sources[0].basins[2]: dotted keys, list positions in brackets."""
+    text = ""
+    for p in path:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "<top level>"
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -265,6 +265,34 @@ def config_source_type_typo(tmp, shared):
     return _train_case(tmp, cfg, "'caravans'")
 
 
+@case
+def config_source_key_misspelt(tmp, shared):
+    cfg = _cfg()
+    cfg["datasets"]["three"]["sources"][0]["pet_methd"] = "hamon"
+    return _train_case(tmp, cfg, "datasets.three.sources[0].pet_methd")
+
+
+@case
+def config_source_missing_required_key(tmp, shared):
+    cfg = _cfg()
+    del cfg["datasets"]["three"]["sources"][0]["attributes_dir"]
+    return _train_case(tmp, cfg, "datasets.three.sources[0]", "'attributes_dir'")
+
+
+@case
+def config_source_pet_method_of_another_type(tmp, shared):
+    cfg = _cfg()   # hargreaves needs Tmax/Tmin, which Caravan files do not have
+    cfg["datasets"]["three"]["sources"][0]["pet_method"] = "hargreaves"
+    return _train_case(tmp, cfg, "datasets.three.sources[0].pet_method", "'hargreaves'")
+
+
+@case
+def config_source_basin_id_lost_leading_zero(tmp, shared):
+    cfg = _cfg()   # an unquoted 01013500 in YAML becomes the integer 1013500
+    cfg["datasets"]["three"]["sources"][0]["basins"] = [int(b) for b in BASINS]
+    return _train_case(tmp, cfg, "datasets.three.sources[0].basins[0]", str(int(BASINS[0])))
+
+
 # ----------------------------------------------------------------------------- Caravan CSV
 @case
 def caravan_text_in_number_cell(tmp, shared):
