@@ -14,6 +14,9 @@
   (docs/evaluation.md §5).
 * ``dhbv prepare --config X.yaml [--dataset NAME] --out-dir DIR`` — write the standard forms
   (unit forcing, unit attributes, gauge observations, membership) of one of X's datasets.
+* ``dhbv scaling-curve (--scores N=S.csv ... | --table T.csv) --out F.png [--table-out T.csv]``
+  — data-scaling curve: median and quartiles of the test NSE of the same gauges for runs
+  trained on N gauges.
 
 X.yaml is the same configuration the workflow reads (dhbv/schemas/config.schema.yaml).
 
@@ -133,7 +136,49 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-units", type=int, default=None, help="at most this many units per batch")
     d.add_argument("--device", default="auto")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = sub.add_parser("scaling-curve",
+                       help="median test NSE of the same gauges against the number of training gauges")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--scores", action="append", metavar="N=FILE",
+                     help="per-gauge scores (CSV) of the run trained on N gauges (repeat per run)")
+    src.add_argument("--table", help="a table written before with --table-out (CSV)")
+    c.add_argument("--out", required=True, help="figure (PNG)")
+    c.add_argument("--table-out", default=None, help="also write the table (CSV)")
+    c.add_argument("--title", default=None)
     return p
+
+
+def _scaling_curve(args) -> None:
+    import pandas as pd
+
+    from dhbv.io.atomic import check_output_path
+    from dhbv.io.standard import write_text_atomic
+    from dhbv.plots.scaling import plot_scaling_curve, read_scaling_table, scaling_table
+
+    check_output_path(args.out, "--out")
+    if args.table_out:
+        check_output_path(args.table_out, "--table-out")
+    if args.table:
+        if not Path(args.table).is_file():
+            raise DhbvInputError(f"--table {args.table}: no such file")
+        table = read_scaling_table(args.table)
+    else:
+        scores = {}
+        for item in args.scores:
+            n, sep, path = item.partition("=")
+            if not sep or not n.strip().isdigit() or int(n) < 1:
+                raise DhbvInputError(f"--scores {item!r}: expected N=FILE with N the number of "
+                                     "training gauges")
+            if int(n) in scores:
+                raise DhbvInputError(f"--scores: {n} training gauges given twice")
+            if not Path(path).is_file():
+                raise DhbvInputError(f"--scores {item}: no such file {path}")
+            scores[int(n)] = pd.read_csv(path, dtype={"gauge": str})
+        table = scaling_table(scores)
+    if args.table_out:
+        write_text_atomic(table.to_csv(index=False, float_format="%.4f"), args.table_out)
+    plot_scaling_curve(table, args.out, title=args.title)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def main(argv=None) -> int:
@@ -189,6 +234,8 @@ def main(argv=None) -> int:
                                    clip_negative=args.clip_negative_sim,
                                    out_summary=args.summary)
             print(model_summary(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        elif args.command == "scaling-curve":
+            _scaling_curve(args)
         elif args.command == "prepare":
             from dhbv.config import load_config, resolve_config
             from dhbv.datasets import dataset_of, load_dataset, write_standard
