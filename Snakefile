@@ -39,6 +39,7 @@ if config["data"]["source"] == "online":
 
 include: "workflow/rules/topology.smk"
 include: "workflow/rules/forcing.smk"
+include: "workflow/rules/attributes.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/domain.smk"

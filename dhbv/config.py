@@ -168,10 +168,10 @@ def _check_simulate_domain(c: dict, source: str) -> None:
     sd["period"] = _period(sd["period"], "simulate_domain.period")
     for d in sd["datasets"]:
         fs = c["forcing"]["sets"].get(d)
-        if d not in c["datasets"] and not (fs and fs.get("subunits_of")):
+        if d not in c["datasets"] and not (fs and (fs.get("subunits_of") or fs.get("attributes"))):
             raise DhbvInputError(f"{source}: simulate_domain.datasets names {d!r}, which is neither "
                                  f"in datasets {sorted(c['datasets'])} nor a forcing set with "
-                                 "unit attributes (subunits_of)")
+                                 "unit attributes (subunits_of or attributes)")
     if sd["datasets"]:
         if sd["period"] is None:
             raise DhbvInputError(f"{source}: simulate_domain.datasets is set but "
@@ -260,7 +260,10 @@ def validate_config(config: dict, *, source: str = "config", base_dir: str | Pat
     if errors:
         raise DhbvInputError(f"{source}: {_describe(errors[0])}; see {_shown(SCHEMA_PATH)}")
     if check_files:
+        fetched = retrieved_paths(config)
         for key, value in _file_keys(schema, config):
+            if str(value) in fetched:
+                continue  # a retrieve_* rule fetches it (data.source online)
             if not (Path(base_dir) / str(value)).exists():
                 raise DhbvInputError(
                     f"{source}: {_key(key)} points to '{value}', which does not exist; "
@@ -268,6 +271,28 @@ def validate_config(config: dict, *, source: str = "config", base_dir: str | Pat
                 )
     _check_semantics(config, source)
     return config
+
+
+def retrieved_paths(config: dict) -> set[str]:
+    """Files the retrieve_* rules write under resources/ (empty unless data.source is online):
+    they need not exist when a run starts, the workflow fetches them first."""
+    if (config.get("data") or {}).get("source") != "online":
+        return set()
+    from dhbv.retrieval.merit import MERIT_NAME, SHAPEFILE_PARTS
+
+    r = config.get("retrieve") or {}
+    out = {"resources/usgs/streamflow.nc"} if (r.get("usgs") or {}).get("gauges") else set()
+    gm = (r.get("gridmet") or {}).get("sets") or {}
+    for name, cfg in gm.items():
+        out |= {f"resources/gridmet/{name}/{v}.nc"
+                for v in cfg.get("variables") or ("pr", "tmmx", "tmmn")}
+    mb = r.get("merit_basins") or {}
+    for zone in mb.get("zones") or []:
+        out |= {f"resources/merit/{zone}/{MERIT_NAME.format(kind=k, zone=zone)}{ext}"
+                for k in ("cat", "riv") for ext in SHAPEFILE_PARTS}
+        if mb.get("attributes"):
+            out.add(f"resources/merit/{zone}/merit_attributes_{zone}.nc")
+    return out
 
 
 def resolve_config(cfg: dict | None, *, source: str = "config", base_dir: str | Path = ".",

@@ -44,6 +44,34 @@ def chunk_label(chunk) -> str:
     return f"{chunk[0]:%Y%m%d}-{chunk[1]:%Y%m%d}"
 
 
+def parse_chunk_label(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end) of a chunk label ``YYYYMMDD-YYYYMMDD`` (one-line error otherwise)."""
+    try:
+        a, b = str(label).split("-")
+        start, end = pd.to_datetime(a, format="%Y%m%d"), pd.to_datetime(b, format="%Y%m%d")
+    except ValueError:
+        raise DhbvInputError(f"chunk label {label!r} is not YYYYMMDD-YYYYMMDD") from None
+    if end < start:
+        raise DhbvInputError(f"chunk label {label!r} ends before it starts")
+    return start, end
+
+
+def chunk_window(chunk, *, first: bool, spinup_days: int | str | None,
+                 forcing_start=None) -> tuple[pd.Timestamp | None, pd.Timestamp]:
+    """Forcing days a chunk reads: the chunk itself, and for the first chunk the spin-up before
+    it (``spinup_days`` days, shortened to ``forcing_start``; ``"full"`` = from the forcing's
+    first day, returned as None when ``forcing_start`` is not known)."""
+    start, end = chunk
+    if not first:
+        return start, end
+    if spinup_days == "full":
+        return (pd.Timestamp(forcing_start) if forcing_start is not None else None), end
+    s = start - pd.Timedelta(days=int(spinup_days or 0))
+    if forcing_start is not None:
+        s = max(s, min(pd.Timestamp(forcing_start), start))
+    return s, end
+
+
 def chunk_labels(period, chunk_years: int) -> list[str]:
     """Labels of every chunk of ``period``, in time order."""
     return [chunk_label(c) for c in chunk_periods(period, chunk_years)]

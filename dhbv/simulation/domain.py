@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dhbv.errors import DhbvInputError
-from dhbv.time_chunks import chunk_label, chunk_periods, find_chunk
+from dhbv.time_chunks import chunk_label, chunk_periods, find_chunk, parse_chunk_label
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +119,29 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
 
 
 def simulate_domain_chunk(run_dir, forms: dict, chunk: str, out_store, state_out, *,
-                          previous_state, period, chunk_years, spinup, variables, memory_mb,
-                          batch_units=None, device="auto", progress=False) -> Path:
-    """Rule ``simulate_domain_chunk``: the chunk labelled ``chunk`` (``YYYYMMDD-YYYYMMDD``) of
-    ``period`` in ``chunk_years``-year chunks, from ``previous_state`` (None for the first)."""
-    k = find_chunk(period, chunk_years, chunk)
-    c = chunk_periods(period, chunk_years)[k]
+                          previous_state, spinup, variables, memory_mb, period=None,
+                          chunk_years=None, first=None, batch_units=None, device="auto",
+                          progress=False) -> Path:
+    """Rule ``simulate_domain_chunk``: the chunk labelled ``chunk`` (``YYYYMMDD-YYYYMMDD``) from
+    ``previous_state`` (None for the first).
+
+    With ``period`` and ``chunk_years`` the label must be a chunk of that period and the first
+    chunk is found from it; without them (the workflow, so that a longer period does not rerun
+    the chunks already simulated) the label gives the dates and ``first`` says whether the
+    chunk starts from cold stores."""
+    if period is not None:
+        k = find_chunk(period, chunk_years, chunk)
+        c = chunk_periods(period, chunk_years)[k]
+        first = k == 0
+    else:
+        c = parse_chunk_label(chunk)
+        if first is None:
+            raise DhbvInputError(f"chunk {chunk}: say whether it is the first chunk (first=) or "
+                                 "give the period and chunk_years")
     bar = _bar(progress, 0, f"chunk {chunk}")
     try:
         simulate_chunk(run_dir, forms, c, out_store, state_out, previous_state=previous_state,
-                       first=k == 0, spinup=spinup, variables=variables, memory_mb=memory_mb,
+                       first=bool(first), spinup=spinup, variables=variables, memory_mb=memory_mb,
                        batch_units=batch_units, device=device, bar=bar)
     finally:
         if bar is not None:

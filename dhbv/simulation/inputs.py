@@ -98,3 +98,32 @@ def load_window(forcing_path, attributes_path, attribute_names, dynamic_inputs, 
                         a[HBV_ELEV].values.astype(np.float64),
                         np.asarray(win["lat"].values, float), np.asarray(win["lon"].values, float),
                         np.asarray(win["area"].values, float))
+
+
+def slice_domain_forcing(forcing_path, out_path, chunk: str, *, first: bool, spinup_days):
+    """Rule ``slice_domain_forcing``: the unit forcing of one chunk (``YYYYMMDD-YYYYMMDD``), the
+    first chunk with its spin-up days before it (``spinup_days``: days, shortened to the forcing
+    start, or ``"full"`` = from the first forcing day), written atomically to ``out_path``.
+
+    Each chunk job reads only its own slice, so a chunk's inputs change only when the forcing of
+    its own days does (or the previous chunk's state). The window must lie inside the forcing
+    record (one-line error otherwise, nothing written)."""
+    from dhbv.time_chunks import chunk_window, parse_chunk_label
+
+    with _open_forcing(forcing_path) as f:
+        t = pd.DatetimeIndex(f["time"].values).normalize()
+        if len(t) == 0:
+            raise DhbvInputError(f"unit forcing {forcing_path} has no days")
+        start, end = chunk_window(parse_chunk_label(chunk), first=first,
+                                  spinup_days=spinup_days, forcing_start=t[0])
+        if start < t[0] or end > t[-1]:
+            raise DhbvInputError(f"unit forcing {forcing_path} covers {t[0].date()}..{t[-1].date()}, "
+                                 f"but chunk {chunk} needs {start.date()}..{end.date()} (chunk "
+                                 "and spin-up); shorten the period or the spin-up, or extend the "
+                                 "forcing")
+        i0, i1 = t.get_loc(start), t.get_loc(end)
+        win = f.isel(time=slice(i0, i1 + 1)).load()
+    win.attrs["history"] = (f"{win.attrs.get('history', '')}\n".lstrip()
+                            + f"dhbv slice_domain_forcing: days {start.date()}..{end.date()} "
+                              f"of {forcing_path}")
+    return std.write_netcdf(win, out_path)

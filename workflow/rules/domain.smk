@@ -1,10 +1,70 @@
 # Domain simulation: every unit of a dataset over a long period in time chunks, one job per
 # chunk continuing from the previous chunk's end state (docs/simulation.md#domain-simulation).
+#
+# Each chunk job reads only its own forcing slice (the chunk's days; the first chunk also its
+# spin-up) and the previous chunk's state, and its parameters name only its own days: a longer
+# period adds chunk jobs without rerunning the ones done, and new forcing of the last chunks
+# reruns only them. The jobs of one dataset (a MERIT zone) form one chain and are submitted as
+# one cluster job (group simulate_domain), so a continental run is a handful of cluster jobs,
+# not thousands.
+
+
+def domain_spinup_days():
+    """Spin-up days before the first chunk: simulate.spinup (null = model.warmup; or full)."""
+    s = config["simulate"]["spinup"]
+    return config["model"]["warmup"] if s is None else s
+
+
+def domain_chunk_is_first(wildcards):
+    return DOMAIN_CHUNKS.index(wildcards.chunk) == 0
+
+
+def domain_chunk_files(wildcards):
+    """The run, the unit attributes, the chunk's forcing slice and, after the first chunk,
+    the previous chunk's state."""
+    files = {
+        "weights": f"results/models/{wildcards.run}/model.pt",
+        "statistics": f"results/models/{wildcards.run}/normalization_statistics.json",
+        "attributes": domain_unit_forms(wildcards)["attributes"],
+        "forcing": f"results/domain/forcing/{wildcards.dataset}/{wildcards.chunk}.nc",
+    }
+    k = DOMAIN_CHUNKS.index(wildcards.chunk)
+    if k > 0:
+        prev = DOMAIN_CHUNKS[k - 1]
+        files["previous_state"] = (
+            f"results/domain/{wildcards.run}/{wildcards.dataset}/states/{prev}.pt"
+        )
+    return files
+
+
+rule slice_domain_forcing:
+    input:
+        forcing=lambda w: domain_unit_forms(w)["forcing"],
+    output:
+        forcing="results/domain/forcing/{dataset}/{chunk}.nc",
+    log:
+        "logs/slice_domain_forcing/{dataset}_{chunk}.log",
+    benchmark:
+        "logs/benchmarks/slice_domain_forcing/{dataset}_{chunk}.tsv"
+    group:
+        "simulate_domain"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=10,
+    params:
+        first=domain_chunk_is_first,
+        # the spin-up matters to the first chunk's slice only
+        spinup_days=lambda w: domain_spinup_days() if domain_chunk_is_first(w) else None,
+    script:
+        "../scripts/slice_domain_forcing.py"
 
 
 rule simulate_domain_chunk:
     input:
-        unpack(domain_chunk_inputs),
+        unpack(domain_chunk_files),
     output:
         store=directory("results/domain/{run}/{dataset}/chunks/{chunk}.zarr"),
         state="results/domain/{run}/{dataset}/states/{chunk}.pt",
@@ -12,17 +72,18 @@ rule simulate_domain_chunk:
         "logs/simulate_domain_chunk/{run}_{dataset}_{chunk}.log",
     benchmark:
         "logs/benchmarks/simulate_domain_chunk/{run}_{dataset}_{chunk}.tsv"
+    group:
+        "simulate_domain"
     conda:
         "../../envs/dhbv.yaml"
     threads: 2
     resources:
         mem_mb=lambda w: int(SIMULATE_DOMAIN["memory_mb"]) + 4000,
-        runtime=120,
+        runtime=30,
     params:
-        period=SIMULATE_DOMAIN["period"],
-        chunk_years=SIMULATE_DOMAIN["chunk_years"],
+        first=domain_chunk_is_first,
+        spinup=lambda w: config["simulate"]["spinup"] if domain_chunk_is_first(w) else None,
         variables=SIMULATE_DOMAIN["variables"],
-        spinup=config["simulate"]["spinup"],
     script:
         "../scripts/simulate_domain_chunk.py"
 
@@ -39,6 +100,8 @@ rule summarize_domain_simulation:
         summary="results/domain/{run}/{dataset}/summary.csv",
     log:
         "logs/summarize_domain_simulation/{run}_{dataset}.log",
+    group:
+        "simulate_domain"
     conda:
         "../../envs/dhbv.yaml"
     threads: 1

@@ -70,3 +70,23 @@ rule retrieve_merit_basins:
         local_dir=config["retrieve"]["merit_basins"]["local_dir"],
     script:
         "../scripts/retrieve_merit_basins.py"
+
+
+rule retrieve_merit_attributes:
+    output:
+        table="resources/merit/{zone}/merit_attributes_{zone}.nc",
+    log:
+        "logs/retrieve_merit_attributes/{zone}.log",
+    benchmark:
+        "logs/benchmarks/retrieve_merit_attributes/{zone}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        base_url=config["retrieve"]["merit_basins"]["base_url"],
+        local_dir=config["retrieve"]["merit_basins"]["local_dir"],
+    script:
+        "../scripts/retrieve_merit_attributes.py"
