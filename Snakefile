@@ -43,6 +43,7 @@ include: "workflow/rules/attributes.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/domain.smk"
+include: "workflow/rules/route.smk"
 
 
 if config["ungauged"]["folds"]:
@@ -63,6 +64,7 @@ localrules:
     all_domain_simulations,
     all_ungauged,
     all_evaluation,
+    all_routing,
 
 
 rule all:
@@ -75,3 +77,4 @@ rule all:
         rules.all_domain_simulations.input,
         rules.all_ungauged.input,
         rules.all_evaluation.input,
+        rules.all_routing.input,

@@ -14,6 +14,10 @@
   (docs/evaluation.md §5).
 * ``dhbv prepare --config X.yaml [--dataset NAME] --out-dir DIR`` — write the standard forms
   (unit forcing, unit attributes, gauge observations, membership) of one of X's datasets.
+* ``dhbv route --run-dir D --lateral F.nc --period START END --out Q.nc [--network N
+  --attributes A]`` — route a daily lateral-inflow file (m³/s per reach) with a trained
+  routing model (``train_routing``) and write the daily discharge of every reach
+  (docs/routing.md §10); another network needs its attributes.
 * ``dhbv scaling-curve (--scores N=S.csv ... | --table T.csv) --out F.png [--table-out T.csv]``
   — data-scaling curve: median and quartiles of the test NSE of the same gauges for runs
   trained on N gauges.
@@ -136,6 +140,17 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-units", type=int, default=None, help="at most this many units per batch")
     d.add_argument("--device", default="auto")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    o = sub.add_parser("route", help="route lateral inflow with a trained routing model")
+    o.add_argument("--run-dir", required=True, help="routing run directory (train_routing)")
+    o.add_argument("--lateral", required=True,
+                   help="daily lateral inflow NetCDF (m3 s-1 over reach id and time)")
+    o.add_argument("--period", nargs=2, metavar=("START", "END"), required=True,
+                   help="days written (the next day's record is needed for the last one)")
+    o.add_argument("--out", required=True, help="output NetCDF: discharge (time, reach), m3 s-1")
+    o.add_argument("--network", default=None,
+                   help="another network (dhbv NetCDF or DDR zarr; default: the run's own)")
+    o.add_argument("--attributes", default=None,
+                   help="reach attributes of --network (normalised with the run's statistics)")
     c = sub.add_parser("scaling-curve",
                        help="median test NSE of the same gauges against the number of training gauges")
     src = c.add_mutually_exclusive_group(required=True)
@@ -234,6 +249,11 @@ def main(argv=None) -> int:
                                    clip_negative=args.clip_negative_sim,
                                    out_summary=args.summary)
             print(model_summary(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        elif args.command == "route":
+            from dhbv.routing.training import route_lateral_file
+
+            print(route_lateral_file(args.run_dir, args.lateral, args.out, args.period,
+                                     network=args.network, attributes=args.attributes))
         elif args.command == "scaling-curve":
             _scaling_curve(args)
         elif args.command == "prepare":

@@ -198,10 +198,13 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # A gauge-table option affects only the gauge subnetworks and their membership.
     assert dry_run_with("network: {require_da_valid: true}\n") == {
         "build_gauge_subnetworks": 1, "build_membership": 1, **cfg, "all": 1}
-    # The slope floor affects the topology build and what depends on it.
+    # The slope floor affects the topology build and what depends on it (the learned routing).
     assert dry_run_with("network: {min_slope: 0.002}\n") == {
-        "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1, **cfg,
-        "all": 1}
+        "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1,
+        "train_routing": 1, "route_flows": 1, **cfg, "all": 1}
+    # A routing option relearns the routing and reapplies it, nothing else.
+    assert dry_run_with("routing: {lr: 0.01}\n") == {
+        "train_routing": 1, "route_flows": 1, **cfg, "all": 1}
     # A training option reruns training and the simulations that use the models, nothing else.
     pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
     evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
