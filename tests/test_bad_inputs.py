@@ -1286,6 +1286,13 @@ WORKFLOW_CASES = {
     "wf_missing_flowlines": ({"domains": {"juniata": {"flowlines": "resources/x/reaches.csv"}}},
                              ("domains.juniata.flowlines", "resources/x/reaches.csv")),
     "wf_gap_policy_typo": ({"data": {"forcing_gaps": "skip"}}, ("data.forcing_gaps",)),
+    # domain simulation: 1981-2005 is 25 years, which 2-year chunks do not divide
+    "wf_domain_chunk_years": ({"simulate_domain": {"chunk_years": 2}},
+                              ("simulate_domain.chunk_years 2 does not divide the period of "
+                               "25 years",)),
+    # a forcing set without unit attributes (neither subunits_of nor an attribute table)
+    "wf_domain_units_without_attributes": ({"simulate_domain": {"datasets": ["stehekin_basin"]}},
+                                           ("simulate_domain.datasets", "'stehekin_basin'")),
 }
 
 

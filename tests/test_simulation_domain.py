@@ -266,7 +266,8 @@ def test_config_section_checks():
     assert c["simulate_domain"]["variables"] == list(DEFAULT_VARIABLES)
     with pytest.raises(DhbvInputError, match="simulate_domain.datasets names 'nowhere'"):
         resolve_config({"simulate_domain": {"datasets": ["nowhere"], "period": None}})
-    base = {"datasets": {"d": {"sources": [{"type": "standard", "forcing": "f.nc"}]}}}
+    base = {"datasets": {"d": {"sources": [{"type": "standard", "forcing": "f.nc",
+                                           "observations": "o.nc", "attributes": "a.nc"}]}}}
     with pytest.raises(DhbvInputError, match="simulate_domain.period is not"):
         resolve_config({**base, "simulate_domain": {"datasets": ["d"]}})
     with pytest.raises(DhbvInputError, match="chunk_years 4 does not divide"):
