@@ -7,13 +7,15 @@
     x_static_norm [B, n_sta] ─┼─ MLP ──► static [B, 13, nmul] ──┼─► run_hbv2(raw forcing, …) ─► unit outputs
                               │          UH [B, 2] ─────────────┘
     unit streamflow [T, I] ─► readout(·, batch) ─► gauge streamflow [T, G]
+                              (area-weighted mean, δHBV2.0UH; or Muskingum–Cunge routing on the
+                               batch's subnetwork with learned n, q, δHBV2.0MC)
 
 The LSTM reads the normalised daily inputs (``model.dynamic_inputs``, default P, T, PET)
 concatenated with the normalised attributes repeated over time; the MLP reads the attributes
 only. The physics receives the raw forcing (P mm/d, T °C, PET mm/d), the upstream area (km²) and
 the elevation (m) of every unit. The model owns its gauge readout (:mod:`dhbv.readout`). A run
-continues exactly from a :class:`ModelState` (LSTM h/c, HBV stores, UH history): a period split
-in two runs equals the unsplit run.
+continues exactly from a :class:`ModelState` (LSTM h/c, HBV stores, UH history, and the
+routing state of a routed batch): a period split in two runs equals the unsplit run.
 """
 
 from __future__ import annotations
@@ -45,24 +47,38 @@ class ModelState:
     uh_history : [L − 1, B, 3] unrouted Q0, Q1, Q2 (mm/d) of the last L − 1 days, oldest first
     mlp_out : optional [B, 13·nmul + 2] MLP output (it depends on the attributes only), kept in
         evaluation mode so that a continued run skips the MLP; None in training mode
+    routing : :class:`dhbv.routing.RoutingState` of the batch's subnetwork (discharge of every
+        reach, m³ s-1, and the unfinished daily mean) after a run with a routing readout and a
+        ``batch``; None otherwise
     """
 
     lstm: tuple[Tensor, Tensor]
     hbv: Tensor
     uh_history: Tensor
     mlp_out: Tensor | None = None
+    routing: Any = None
+
+    def _routing_map(self, fn):
+        if self.routing is None:
+            return None
+        from dhbv.routing import RoutingState
+
+        r = self.routing
+        return RoutingState(fn(r.discharge), fn(r.pending), r.pending_count, r.to_skip)
 
     def detach(self) -> "ModelState":
         """The same state cut from the autograd graph."""
         return ModelState((self.lstm[0].detach(), self.lstm[1].detach()), self.hbv.detach(),
                           self.uh_history.detach(),
-                          None if self.mlp_out is None else self.mlp_out.detach())
+                          None if self.mlp_out is None else self.mlp_out.detach(),
+                          self._routing_map(lambda t: t.detach()))
 
     def to(self, device) -> "ModelState":
         """The state on ``device``."""
         return ModelState((self.lstm[0].to(device), self.lstm[1].to(device)),
                           self.hbv.to(device), self.uh_history.to(device),
-                          None if self.mlp_out is None else self.mlp_out.to(device))
+                          None if self.mlp_out is None else self.mlp_out.to(device),
+                          self._routing_map(lambda t: t.to(device)))
 
 
 class DeltaHBV(nn.Module):
@@ -92,7 +108,10 @@ class DeltaHBV(nn.Module):
         Configured dynamic parameter names (any order; validated and re-sorted to
         BETA, K0, BETAET).
     readout:
-        Gauge readout (:func:`dhbv.readout.build_readout`); "area_weighted" (δHBV2.0UH).
+        Gauge readout (:func:`dhbv.readout.build_readout`); "area_weighted" (δHBV2.0UH) or
+        "muskingum_cunge" (δHBV2.0MC: routing on the batch's subnetwork).
+    readout_options:
+        Keyword options of the readout (e.g. ``attribute_index`` of the routing network).
     """
 
     def __init__(
@@ -113,6 +132,7 @@ class DeltaHBV(nn.Module):
         dy_drop: float = 0.0,
         dynamic_parameters: Sequence[str] = DYNAMIC_LAYOUT,
         readout: str = "area_weighted",
+        readout_options: Mapping[str, Any] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -139,7 +159,7 @@ class DeltaHBV(nn.Module):
             device=device,
             dtype=dtype,
         )
-        self.readout = build_readout(readout)
+        self.readout = build_readout(readout, **dict(readout_options or {}))
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -233,6 +253,7 @@ class DeltaHBV(nn.Module):
         full_output: bool = False,
         state: ModelState | None = None,
         nograd_days: int = 0,
+        batch=None,
     ) -> dict[str, Any]:
         """Run networks and physics over one window.
 
@@ -259,6 +280,12 @@ class DeltaHBV(nn.Module):
             gradients are enabled: networks and physics give the same values as one pass, the
             states and the UH history carry over, but backpropagation stops there (cheaper
             long spin-ups). 0: one pass with gradients throughout.
+        batch:
+            A :class:`dhbv.datasets.batch.GaugeBatch` whose instances are the B columns: the
+            readout runs too and ``gauge_streamflow`` [T − warmup, G] (mm/d) is returned. A
+            routing readout spins up over the last ``readout.lead_days`` days of the warm-up
+            (hot start there) or, when ``state`` carries a routing state, continues it over
+            the whole window; the routing state is returned in ``state.routing``.
 
         Returns
         -------
@@ -301,9 +328,29 @@ class DeltaHBV(nn.Module):
                                 initial_uh_history=uh0)
             forcing_raw, dyn = forcing_raw[n_pre:], dyn[n_pre:]
             hbv0, uh0 = head["final_states"], head["final_uh_history"]
+        r_state = None if state is None else state.routing
+        lead = 0
+        if batch is not None and hasattr(self.readout, "run"):
+            if r_state is not None and n_pre:
+                raise DhbvInputError("nograd_days cannot be used when continuing a routing "
+                                     "state: the router needs the whole window's runoff")
+            lead = int(warmup) if r_state is not None else \
+                min(int(getattr(self.readout, "lead_days", 0)), int(warmup) - n_pre)
+            if lead and full_output:
+                raise DhbvInputError("full_output cannot be combined with a routed batch whose "
+                                     "readout spins up in the warm-up; run the readout apart")
         out = run_hbv2(forcing_raw, dyn, static, uh_params, uparea, elev,
-                       warmup=int(warmup) - n_pre, options=self.options,
+                       warmup=int(warmup) - n_pre - lead, options=self.options,
                        full_output=full_output, initial_states=hbv0, initial_uh_history=uh0)
+        if batch is not None:
+            q = out["streamflow"]
+            if hasattr(self.readout, "run"):
+                out["gauge_streamflow"], r_state = self.readout.run(
+                    q, batch, lead=lead, attributes=x_static_norm, state=r_state)
+            else:
+                out["gauge_streamflow"] = self.readout(q, batch)
+            for k in ("streamflow", "runoff", "AET"):
+                out[k] = out[k][lead:]
         out["state"] = ModelState(lstm_final, out["final_states"], out["final_uh_history"],
-                                  mlp_out)
+                                  mlp_out, r_state)
         return out

@@ -49,6 +49,7 @@ def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
     """:class:`dhbv.model.DeltaHBV` from the ``model`` configuration section."""
     from dhbv.model import DeltaHBV
     from dhbv.physics.hbv2 import HbvOptions
+    from dhbv.readout import readout_options
 
     return DeltaHBV(len(model_cfg["dynamic_inputs"]), n_static, nmul=int(model_cfg["nmul"]),
                     lstm_hidden=int(model_cfg["lstm_hidden"]),
@@ -57,7 +58,8 @@ def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
                     options=HbvOptions(**(model_cfg.get("options") or {})),
                     lstm_dropout=model_cfg.get("lstm_dropout"), mlp_dropout=model_cfg.get("mlp_dropout"),
                     dy_drop=float(model_cfg.get("dy_drop") or 0.0),
-                    readout=model_cfg.get("readout", "area_weighted"))
+                    readout=model_cfg.get("readout", "area_weighted"),
+                    readout_options=readout_options(model_cfg))
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -203,13 +205,17 @@ def simulate_gauges(model, prep: Prepared, data: BasinData, gauge_indices, s: in
     Gauges are processed in chunks; within a chunk every unit is simulated once and the
     model's gauge readout turns unit flow into gauge flow.
     """
+    from dhbv.readout import gauge_flow, readout_lead
+
     gauge_indices = list(gauge_indices)
     out = np.empty((e - s - warm, len(gauge_indices)), dtype=np.float32)
+    lead = readout_lead(model, warm)     # spin-up days of a routing readout, inside warm
     model.eval()
     with torch.no_grad():
         for chunk in gauge_chunks(data, gauge_indices, batch_gauges, max_units):
             batch = gauge_batch(data, chunk, device=device)
-            q = model.readout(run_units(model, prep, batch.units, s, e, warm, device), batch)
+            q = gauge_flow(model, run_units(model, prep, batch.units, s, e, warm - lead, device),
+                           batch, prep.static_norm, lead)
             pos = [gauge_indices.index(g) for g in chunk]
             out[:, pos] = q.cpu().numpy()
     return out

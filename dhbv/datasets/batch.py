@@ -26,6 +26,9 @@ class GaugeBatch:
     starts : [I] time-window start of each instance (per-gauge windows), or None (one window)
     weights : sparse [G, I] area weights w_u·A_u / Σ w·A (rows sum to 1)
     network : CSR subnetwork of the instances when the dataset has a river network, else None
+    unit_area : [I] the instances' own areas (km²), for depth → discharge conversions
+    members : per gauge, (instance positions [k], membership weights w_u [k]); w_u is
+        FLOW_SCALE for the gauge's own unit, 1 otherwise (single-window batches only, else None)
     """
 
     gauges: list
@@ -33,6 +36,8 @@ class GaugeBatch:
     starts: np.ndarray | None
     weights: torch.Tensor
     network: BatchNetwork | None = None
+    unit_area: np.ndarray | None = None
+    members: list | None = None
 
 
 def gauge_batch(data, gauge_indices, starts=None, *, dtype=torch.float32,
@@ -48,10 +53,16 @@ def gauge_batch(data, gauge_indices, starts=None, *, dtype=torch.float32,
     else:
         m, units, inst_starts = batch_matrix_windows(data.membership, gauge_indices, starts,
                                                      dtype=dtype, device=device)
-    net = None
-    if data.network is not None and inst_starts is None:
-        net = data.network.batch(units)
-    return GaugeBatch(gauge_indices, np.asarray(units), inst_starts, m, net)
+    net = members = None
+    if inst_starts is None:
+        pos = np.full(len(data.membership.unit_area), -1, np.int64)
+        pos[np.asarray(units)] = np.arange(len(units))
+        members = [(pos[data.membership.pairs[g][0]], data.membership.pairs[g][1])
+                   for g in gauge_indices]
+        if data.network is not None:
+            net = data.network.batch(units)
+    return GaugeBatch(gauge_indices, np.asarray(units), inst_starts, m, net,
+                      np.asarray(data.membership.unit_area)[np.asarray(units)], members)
 
 
 def batch_matrix(membership: Membership, gauge_indices, dtype=torch.float32, device="cpu"):

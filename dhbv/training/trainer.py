@@ -28,6 +28,7 @@ import torch
 
 from dhbv.datasets import BasinData, dataset_of, gauge_batch, load_dataset, select_gauges
 from dhbv.errors import DhbvInputError
+from dhbv.readout import MuskingumCungeReadout, gauge_flow, readout_lead
 from dhbv.runner import (Prepared, build_model, check_forcing_gaps, configure_backends,
                          input_statistics, prepare, resolve_device, run_units, run_windows,
                          simulate_gauges)
@@ -150,6 +151,19 @@ def _loss(pred, obs, t, obs_std=None):
     return rmse_comb(pred, obs, alpha=float(t["loss_alpha"]), beta=float(t["loss_beta"]))
 
 
+def _check_readout(mc: dict, t: dict, data: BasinData) -> None:
+    """A routing readout (δHBV2.0MC) needs a river network and one window per batch."""
+    if mc.get("readout") != MuskingumCungeReadout.name:
+        return
+    if data.network is None:
+        raise DhbvInputError(f"model.readout {MuskingumCungeReadout.name} needs a river network "
+                             "over the dataset's units ('network' in a standard source); the "
+                             "training dataset is lumped: use model.readout area_weighted")
+    if t["window_sampling"] != "per_batch":
+        raise DhbvInputError(f"model.readout {MuskingumCungeReadout.name} routes one time window "
+                             "per batch; set train.window_sampling: per_batch")
+
+
 @dataclass
 class _Context:
     """Everything one ensemble member's training reads (shared by all members of a run)."""
@@ -205,6 +219,7 @@ def _setup(cfg: dict, run_dir: Path, base_dir: Path, *, threads=None,
         stats = input_statistics(data, gauges, i0, i1, mc["dynamic_inputs"])
     else:
         stats = load_statistics(stats_path)
+    _check_readout(mc, t, data)
     prep = prepare(data, stats, mc["dynamic_inputs"])
     obs_std = torch.tensor(np.nanstd(data.obs[i0:i1 + 1], axis=0), dtype=torch.float32,
                            device=device)
@@ -359,10 +374,12 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
             chosen, t0, warm = sampler.draw(member, epoch, step)
             nograd = max(warm - warm_grad, 0)
             torch.manual_seed(step_seed(seed, member, epoch, step))
+            lead = 0
             if np.ndim(t0) == 0:
                 batch = gauge_batch(data, chosen, device=device)
-                q_unit = run_units(model, prep, batch.units, t0 - warm, t0 + sampler.rho, warm,
-                                   device, nograd)
+                lead = readout_lead(model, warm)     # a routing readout's spin-up days
+                q_unit = run_units(model, prep, batch.units, t0 - warm, t0 + sampler.rho,
+                                   warm - lead, device, nograd)
                 y = data.obs[t0:t0 + sampler.rho][:, chosen]
             else:
                 batch = gauge_batch(data, chosen, t0, device=device)
@@ -370,7 +387,7 @@ def _train_member(ctx: _Context, member: int, factory, callbacks, log_path: Path
                                      sampler.rho + warm, warm, device, nograd)
                 tidx = t0[None, :] + np.arange(sampler.rho)[:, None]
                 y = data.obs[tidx, np.asarray(chosen)[None, :]]
-            q_g = model.readout(q_unit, batch)
+            q_g = gauge_flow(model, q_unit, batch, prep.static_norm, lead)
             y = torch.from_numpy(np.ascontiguousarray(y)).to(device)
             if not bool(torch.isfinite(y).any()):
                 step += 1
