@@ -258,3 +258,78 @@ def test_gauge_flow_passes_lead_days_and_attributes():
     uh = tiny_model("area_weighted")
     torch.testing.assert_close(gauge_flow(uh, q, batch, static, lead=5),
                                aggregate(batch.weights, q[5:]))
+
+
+# ------------------------------------------------------------------ the trainer, end to end
+def test_trainer_trains_dhbv20mc_end_to_end_on_the_juniata_network(tmp_path):
+    """``dhbv train`` with model.readout muskingum_cunge on the 213 Juniata MERIT reaches
+    (network and membership from the topology stage, synthetic forcing and observations):
+    the loss is finite, the routing network's weights are trained and saved with the model,
+    and a trained run reloads and simulates its gauge through the routing readout."""
+    import pandas as pd
+
+    from dhbv.datasets.dataset import build_membership
+    from dhbv.io import standard as std
+    from dhbv.network import build_gauge_subnetworks, build_topology, read_network
+    from dhbv.config import resolve_config
+    from dhbv.datasets import load_dataset
+    from dhbv.runner import build_model, load_run, prepare, simulate_gauges
+    from dhbv.nn.normalization import load_statistics
+    from dhbv.training import train
+
+    jun = "resources/demo/juniata_merit"
+    build_topology(f"{jun}/juniata_reaches.csv", out_path=tmp_path / "net.nc")
+    build_gauge_subnetworks(tmp_path / "net.nc", f"{jun}/juniata_gage.csv", ["01567000"],
+                            tmp_path / "sub.nc")
+    build_membership(tmp_path / "net.nc", tmp_path / "sub.nc", tmp_path / "membership.nc")
+    net = read_network(tmp_path / "net.nc")
+    ids = [str(c) for c in net.comid]
+    t = pd.date_range("1990-01-01", periods=240)
+    xd, raw = forcing(net.n, days=240, seed=4)
+    f = raw.numpy()
+    obs = np.convolve(f[:, :, 0].mean(1), np.ones(5) / 5, "same")[:, None] * 0.4
+    rng = np.random.default_rng(5)
+    files = {
+        "forcing": std.make_unit_forcing(t, ids, f[..., 0], f[..., 1], f[..., 2],
+                                         area=net.unitarea, lat=np.full(net.n, 40.5),
+                                         lon=np.full(net.n, -77.5)),
+        "attributes": std.make_unit_attributes(ids, {
+            "uparea": net.uparea, "meanelevation": rng.uniform(200, 700, net.n),
+            "log10_uparea": np.log10(net.uparea), "meanslope": rng.uniform(1, 10, net.n),
+            "aridity": rng.uniform(0.5, 1.5, net.n)}),
+        "observations": std.make_gauge_observations(t, ["01567000"], obs, units="mm d-1",
+                                                    area=[8657.3]),
+    }
+    src = {k: str(std.write_netcdf(ds, tmp_path / f"{k}.nc")) for k, ds in files.items()}
+    src.update(type="standard", membership=str(tmp_path / "membership.nc"),
+               network=str(tmp_path / "net.nc"))
+    cfg = {
+        "run": {"seed": 3, "device": "cpu", "threads": 1},
+        "datasets": {"jun": {"sources": [src]}},
+        "model": {"attributes": ["aridity", "meanslope", "log10_uparea"], "nmul": 2,
+                  "lstm_hidden": 8, "mlp_hidden": 16, "mlp_layers": 1, "warmup": 30,
+                  "readout": "muskingum_cunge",
+                  "routing": {"attributes": ["meanslope", "log10_uparea"], "hidden": 8}},
+        "train": {"dataset": "jun", "period": ["1990-02-01", "1990-06-30"],
+                  "validation_period": ["1990-06-01", "1990-06-30"], "rho": 30,
+                  "min_warmup": 30, "iterations_per_epoch": 3, "epochs": 1, "lr": 0.05,
+                  "optimizer": "adam", "progress": False},
+        "evaluation": {"period": ["1990-07-01", "1990-08-20"]},
+    }
+    torch.manual_seed(3)                              # the trainer's seed of member 0
+    init = build_model(resolve_config(cfg, source="test")["model"], 3).state_dict()
+    out = train(cfg, tmp_path / "run")
+    blob = torch.load(out, weights_only=False)
+    w = blob["members"][0]["weights"]
+    keys = [k for k in w if k.startswith("readout.network.")]
+    assert keys and all(torch.isfinite(w[k]).all() for k in keys)
+    assert any(not torch.equal(w[k], init[k]) for k in keys)       # routing trained
+    log = pd.read_csv(tmp_path / "run" / "training_log.csv")
+    assert np.isfinite(log["train_loss"]).all() and np.isfinite(log["val_median_nse"]).all()
+    models, rcfg, stats = load_run(tmp_path / "run")
+    assert models[0].readout.name == "muskingum_cunge"
+    data = load_dataset(rcfg["datasets"]["jun"], rcfg["model"]["attributes"])
+    prep = prepare(data, load_statistics(tmp_path / "run" / "normalization_statistics.json"))
+    s, e = data.time_index("1990-06-01"), data.time_index("1990-08-20") + 1
+    sim = simulate_gauges(models[0], prep, data, [0], s, e, 30, "cpu")
+    assert sim.shape == (e - s - 30, 1) and np.isfinite(sim).all() and (sim > 0).all()
