@@ -29,6 +29,12 @@ rule aggregate_forcing:
         grid=lambda w: forcing_cfg(w)["grid"],
         polygons=lambda w: forcing_cfg(w)["polygons"],
         weights="results/forcing/{units}/coverage_weights.npz",
+        # variables read from other files on the same grid (gridMET: one file per variable)
+        variable_files=lambda w: [
+            v["file"]
+            for v in forcing_cfg(w)["variables"].values()
+            if isinstance(v, dict) and v.get("file") and v["file"] != forcing_cfg(w)["grid"]
+        ],
     output:
         forcing="results/forcing/{units}/unit_forcing.nc",
     log:
