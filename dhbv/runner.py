@@ -46,7 +46,12 @@ def configure_backends(run_cfg: dict, threads=None) -> None:
 
 # ----------------------------------------------------------------------------- model
 def build_model(model_cfg: dict, n_static: int) -> torch.nn.Module:
-    """:class:`dhbv.model.DeltaHBV` from the ``model`` configuration section."""
+    """:class:`dhbv.model.DeltaHBV` from the ``model`` configuration section, or the LSTM
+    baseline :class:`dhbv.nn.streamflow_lstm.StreamflowLSTM` when ``model.type`` is lstm."""
+    if model_cfg.get("type", "dhbv2") == "lstm":
+        from dhbv.nn.streamflow_lstm import StreamflowLSTM
+
+        return StreamflowLSTM.from_config(model_cfg, n_static)
     from dhbv.model import DeltaHBV
     from dhbv.physics.hbv2 import HbvOptions
     from dhbv.readout import readout_options

@@ -1,9 +1,16 @@
 """Files of the evaluation stage of a workflow run (used by workflow/rules/evaluate.smk)."""
 from __future__ import annotations
 
+import re
+
 __all__ = ["evaluated_datasets", "evaluation_locations", "evaluation_references",
            "evaluation_simulations", "evaluation_inputs", "evaluation_figures",
-           "unit_map_variables", "unit_map_datasets"]
+           "unit_map_variables", "unit_map_datasets", "baseline_names", "baseline_model_config",
+           "LSTM_MODEL_KEYS"]
+
+#: Keys of the ``model`` section the LSTM baseline reads (others do not retrain it).
+LSTM_MODEL_KEYS = ("attributes", "dynamic_inputs", "lstm_hidden", "dropout",
+                   "lstm_dropout", "warmup", "statistics")
 
 #: Figures of every run; ``dnse_map`` is added when two models are compared.
 FIGURES = ("nse_cdf", "nse_maps", "nse_by_area", "spearman_bias", "nnse_hist", "hydrographs")
@@ -44,6 +51,8 @@ def evaluation_simulations(config: dict, run: str) -> dict:
                 files[d] = f"results/simulation/{run}/{d}/streamflow.nc"
             elif m["source"] == "member":
                 files[d] = f"results/simulation/{run}/{d}/member{m['member']}.nc"
+            elif m["source"] == "lstm":
+                files[d] = f"results/simulation/{run}/{d}/baseline_{baseline_names(config)[name]}.nc"
             else:
                 files[d] = m["path"]
         out[name] = files
@@ -74,3 +83,36 @@ def unit_map_datasets(config: dict) -> list[str]:
     sets = config["forcing"]["sets"]
     return [d for d in config["simulate_domain"]["datasets"]
             if d in sets and sets[d].get("polygons")]
+
+
+def baseline_names(config: dict) -> dict[str, str]:
+    """{model name: folder name} of the ``source: lstm`` models of ``evaluation.models``; the
+    folder (``results/models/<run>/baselines/<folder>/``) is the name with every character
+    outside letters, digits, ``_``, ``.`` and ``-`` replaced by ``_`` (``-2``, ``-3`` … added
+    when two names give the same folder)."""
+    out, used = {}, set()
+    for name, m in config["evaluation"]["models"].items():
+        if m["source"] != "lstm":
+            continue
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).strip(".") or "lstm"
+        folder, k = slug, 1
+        while folder in used:
+            k += 1
+            folder = f"{slug}-{k}"
+        used.add(folder)
+        out[name] = folder
+    return out
+
+
+def baseline_model_config(config: dict, folder: str) -> dict:
+    """The ``model`` section of the LSTM baseline trained in ``baselines/<folder>``: the run's
+    inputs and warm-up (:data:`LSTM_MODEL_KEYS`), ``type: lstm``, and the entry's own
+    ``lstm_hidden`` / ``lstm_dropout`` where given."""
+    names = {f: n for n, f in baseline_names(config).items()}
+    entry = config["evaluation"]["models"][names[folder]]
+    mc = {k: config["model"][k] for k in LSTM_MODEL_KEYS if k in config["model"]}
+    mc["type"] = "lstm"
+    for k in ("lstm_hidden", "lstm_dropout"):
+        if entry.get(k) is not None:
+            mc[k] = entry[k]
+    return mc

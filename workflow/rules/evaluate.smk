@@ -5,6 +5,7 @@
 import importlib.util
 
 from dhbv.evaluation.paths import (
+    baseline_model_config,
     evaluated_datasets,
     evaluation_figures,
     evaluation_inputs,
@@ -19,6 +20,7 @@ from dhbv.plots.rules import compared_models
 
 wildcard_constraints:
     member="[0-9]+",
+    baseline="[A-Za-z0-9_.-]+",
 
 
 EVAL_DATASETS = evaluated_datasets(config)
@@ -54,6 +56,67 @@ rule simulate_member:
         spinup=config["simulate"]["spinup"],
     script:
         "../scripts/simulate_member.py"
+
+
+# The LSTM-only baseline (a model {source: lstm} of evaluation.models): the run's trainer,
+# training dataset, train section and seed; only the model section differs (type: lstm).
+rule train_baseline:
+    input:
+        forcing=f"results/datasets/{config['train']['dataset']}/unit_forcing.nc",
+        attributes=f"results/datasets/{config['train']['dataset']}/unit_attributes.nc",
+        observations=f"results/datasets/{config['train']['dataset']}/gauge_observations.nc",
+        membership=f"results/datasets/{config['train']['dataset']}/gauge_membership.nc",
+    output:
+        weights="results/models/{run}/baselines/{baseline}/model.pt",
+        statistics="results/models/{run}/baselines/{baseline}/normalization_statistics.json",
+        training_log="results/models/{run}/baselines/{baseline}/training_log.csv",
+        config="results/models/{run}/baselines/{baseline}/config.resolved.yaml",
+    log:
+        "logs/train_baseline/{run}_{baseline}.log",
+    benchmark:
+        "logs/benchmarks/train_baseline/{run}_{baseline}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=720,
+        gpu=1,
+    params:
+        run={"seed": config["run"]["seed"]},
+        model=lambda w: baseline_model_config(config, w.baseline),
+        train=without_knobs(config, "train"),
+    script:
+        "../scripts/train_baseline.py"
+
+
+rule simulate_baseline:
+    input:
+        weights="results/models/{run}/baselines/{baseline}/model.pt",
+        statistics="results/models/{run}/baselines/{baseline}/normalization_statistics.json",
+        config="results/models/{run}/baselines/{baseline}/config.resolved.yaml",
+        forcing="results/datasets/{dataset}/unit_forcing.nc",
+        attributes="results/datasets/{dataset}/unit_attributes.nc",
+        observations="results/datasets/{dataset}/gauge_observations.nc",
+        membership="results/datasets/{dataset}/gauge_membership.nc",
+    output:
+        streamflow="results/simulation/{run}/{dataset}/baseline_{baseline}.nc",
+    log:
+        "logs/simulate_baseline/{run}_{dataset}_{baseline}.log",
+    benchmark:
+        "logs/benchmarks/simulate_baseline/{run}_{dataset}_{baseline}.tsv"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    params:
+        period=config["simulate"]["period"] or config["evaluation"]["period"],
+        spinup=config["simulate"]["spinup"],
+    script:
+        "../scripts/simulate_baseline.py"
 
 
 rule evaluate_models:
