@@ -3,7 +3,9 @@
 
 # Forcing sets whose attributes come from a table; the sets with subunits_of keep
 # build_subunit_attributes (forcing.smk).
-TABLE_ATTRIBUTE_SETS = [n for n, s in config["forcing"]["sets"].items() if s.get("attributes")]
+TABLE_ATTRIBUTE_SETS = [
+    n for n, s in config["forcing"]["sets"].items() if s.get("attributes")
+]
 
 
 ruleorder: build_unit_attributes > build_subunit_attributes

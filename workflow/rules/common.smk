@@ -95,15 +95,30 @@ def domain_unit_forms(wildcards):
         base = f"results/datasets/{wildcards.dataset}"
     else:
         base = f"results/forcing/{wildcards.dataset}"
-    return {"forcing": f"{base}/unit_forcing.nc", "attributes": f"{base}/unit_attributes.nc"}
+    return {
+        "forcing": f"{base}/unit_forcing.nc",
+        "attributes": f"{base}/unit_attributes.nc",
+    }
 
 
-def domain_chunk_inputs(wildcards):
-    """The run, the unit forms and, after the first chunk, the previous chunk's state."""
+def domain_spinup_days():
+    """Spin-up days before the first chunk: simulate.spinup (null = model.warmup; or full)."""
+    s = config["simulate"]["spinup"]
+    return config["model"]["warmup"] if s is None else s
+
+
+def domain_chunk_is_first(wildcards):
+    return DOMAIN_CHUNKS.index(wildcards.chunk) == 0
+
+
+def domain_chunk_files(wildcards):
+    """The run, the unit attributes, the chunk's forcing slice and, after the first chunk,
+    the previous chunk's state."""
     files = {
         "weights": f"results/models/{wildcards.run}/model.pt",
         "statistics": f"results/models/{wildcards.run}/normalization_statistics.json",
-        **domain_unit_forms(wildcards),
+        "attributes": domain_unit_forms(wildcards)["attributes"],
+        "forcing": f"results/domain/forcing/{wildcards.dataset}/{wildcards.chunk}.nc",
     }
     k = DOMAIN_CHUNKS.index(wildcards.chunk)
     if k > 0:

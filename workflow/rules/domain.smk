@@ -9,34 +9,6 @@
 # not thousands.
 
 
-def domain_spinup_days():
-    """Spin-up days before the first chunk: simulate.spinup (null = model.warmup; or full)."""
-    s = config["simulate"]["spinup"]
-    return config["model"]["warmup"] if s is None else s
-
-
-def domain_chunk_is_first(wildcards):
-    return DOMAIN_CHUNKS.index(wildcards.chunk) == 0
-
-
-def domain_chunk_files(wildcards):
-    """The run, the unit attributes, the chunk's forcing slice and, after the first chunk,
-    the previous chunk's state."""
-    files = {
-        "weights": f"results/models/{wildcards.run}/model.pt",
-        "statistics": f"results/models/{wildcards.run}/normalization_statistics.json",
-        "attributes": domain_unit_forms(wildcards)["attributes"],
-        "forcing": f"results/domain/forcing/{wildcards.dataset}/{wildcards.chunk}.nc",
-    }
-    k = DOMAIN_CHUNKS.index(wildcards.chunk)
-    if k > 0:
-        prev = DOMAIN_CHUNKS[k - 1]
-        files["previous_state"] = (
-            f"results/domain/{wildcards.run}/{wildcards.dataset}/states/{prev}.pt"
-        )
-    return files
-
-
 rule slice_domain_forcing:
     input:
         forcing=lambda w: domain_unit_forms(w)["forcing"],
@@ -82,7 +54,9 @@ rule simulate_domain_chunk:
         runtime=30,
     params:
         first=domain_chunk_is_first,
-        spinup=lambda w: config["simulate"]["spinup"] if domain_chunk_is_first(w) else None,
+        spinup=lambda w: (
+            config["simulate"]["spinup"] if domain_chunk_is_first(w) else None
+        ),
         variables=SIMULATE_DOMAIN["variables"],
     script:
         "../scripts/simulate_domain_chunk.py"

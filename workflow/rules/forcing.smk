@@ -33,7 +33,9 @@ rule aggregate_forcing:
         variable_files=lambda w: [
             v["file"]
             for v in forcing_cfg(w)["variables"].values()
-            if isinstance(v, dict) and v.get("file") and v["file"] != forcing_cfg(w)["grid"]
+            if isinstance(v, dict)
+            and v.get("file")
+            and v["file"] != forcing_cfg(w)["grid"]
         ],
     output:
         forcing="results/forcing/{units}/unit_forcing.nc",
