@@ -168,3 +168,50 @@ def test_unit_maps_average_every_day_and_skip_units_without_polygons(tmp_path, p
     assert is_png(tmp_path / "u.png")
     assert out["aet"] == {"min": 2.0, "mean": 3.0, "max": 4.0, "units": "mm d-1"}
     assert "aet: mean 3 mm d-1" in printed
+
+
+def test_parameter_maps_match_the_learned_parameters(tmp_path, printed):
+    """The per-unit parameters of the maps (read through the domain-simulation inputs) equal
+    dhbv.parameters.learned_parameters (read through the gauge dataset) averaged over the
+    parallel components, the members and, for the dynamic ones, the days."""
+    import copy
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from dhbv.datasets import dataset_of, load_dataset, write_standard
+    from dhbv.parameters import learned_parameters
+    from dhbv.plots.rules import plot_parameter_maps
+    from dhbv.plots.unit_maps import PARAMETER_UNITS, unit_parameter_means
+    from dhbv.training import train
+    from test_training_resume import tiny_config
+
+    cfg = tiny_config(epochs=1, iterations_per_epoch=1, validation_period=None,
+                      checkpoint_every_steps=None, ensemble=2)
+    train(copy.deepcopy(cfg), tmp_path / "run")
+    data = load_dataset(dataset_of(cfg), cfg["model"]["attributes"])
+    forms = write_standard(data, tmp_path / "std")
+    period = ["1995-10-01", "1995-12-31"]
+    ref = learned_parameters(tmp_path / "run", period=period)
+    means, units = unit_parameter_means(tmp_path / "run", forms["forcing"], forms["attributes"],
+                                        period, spinup_days=0)
+    assert list(means.columns) == list(PARAMETER_UNITS) and units["FC"] == "mm"
+    assert list(means.index) == ref["unit_ids"]
+    for name in ("FC", "K2", "TT", "AC"):                       # [member, U, nmul]
+        np.testing.assert_allclose(means[name], ref[name].mean(axis=(0, 2)), rtol=1e-5)
+    for name in ("BETA", "K0"):                                  # [member, T, U, nmul]
+        assert ref[name].shape[1] == 92
+        np.testing.assert_allclose(means[name], ref[name].mean(axis=(0, 1, 3)), rtol=1e-5)
+    np.testing.assert_allclose(means["route_b"], ref["route_b"].mean(axis=0), rtol=1e-5)
+    lo, hi = 50.0, 1000.0                                        # FC range
+    assert ((means["FC"] > lo) & (means["FC"] < hi)).all()
+    shapes = gpd.GeoDataFrame({"basin": list(means.index)},
+                              geometry=[box(k, 0, k + 1, 1) for k in range(len(means))],
+                              crs="EPSG:4326")
+    shapes.to_file(tmp_path / "units.geojson")
+    out = plot_parameter_maps(tmp_path / "run", forms["forcing"], forms["attributes"],
+                              tmp_path / "units.geojson", "basin", tmp_path / "p.png",
+                              tmp_path / "p.json", period=period, spinup_days=0)
+    assert is_png(tmp_path / "p.png") and (tmp_path / "p.json").exists()
+    assert out["parameters"]["FC"]["mean"] == pytest.approx(float(means["FC"].mean()))
+    assert any(t.startswith("K0: mean") for t in printed)

@@ -136,8 +136,20 @@ def test_evaluation_table_and_report(demo_run):
     one self-contained HTML report holding all of them and the run's configuration."""
     base = demo_run / "results/evaluation/tiny"
     table = pd.read_csv(base / "metrics.csv", dtype={"gauge": str})
-    assert sorted(set(table["model"])) == ["ensemble", "member0"]
-    assert sorted(table["gauge"]) == ["01547700"] * 2 + ["03015500"] * 2
+    assert sorted(set(table["model"])) == ["ensemble", "lstm", "member0"]
+    assert sorted(table["gauge"]) == ["01547700"] * 3 + ["03015500"] * 3
+    # the LSTM-only baseline: trained by the same trainer on the same dataset and train
+    # section, its own run directory (model.type lstm), scored beside the δHBV2.0 ensemble
+    import yaml
+
+    base_cfg = yaml.safe_load((demo_run / "results/models/tiny/baselines/lstm/"
+                               "config.resolved.yaml").read_text())
+    run_cfg = yaml.safe_load((demo_run / "results/models/tiny/config.resolved.yaml").read_text())
+    assert base_cfg["model"]["type"] == "lstm" and base_cfg["model"]["lstm_hidden"] == 6
+    assert base_cfg["train"] == run_cfg["train"]
+    assert base_cfg["model"]["attributes"] == run_cfg["model"]["attributes"]
+    lstm = table[table["model"] == "lstm"]
+    assert np.isfinite(lstm["nse"]).all() and not lstm["excluded"].any()
     assert table[["area", "lat", "lon", "nse", "kge", "nnse"]].notna().all().all()
     assert (table["n_days"] == 730).all() and (table["period_start"] == "1985-10-01").all()
     # the ensemble's NSE is the one simulate_basins scored
@@ -210,8 +222,10 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
     domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1, "plot_unit_maps": 1}
     assert dry_run_with("train: {epochs: 2}\n") == {
-        "train_model": 1, "simulate_basins": 1, "simulate_member": 1, **pub, **evaluation,
-        **domain, **cfg, "all": 1}
+        "train_model": 1, "simulate_basins": 1, "simulate_member": 1, "train_baseline": 1,
+        "simulate_baseline": 1, **pub, **evaluation, **domain, **cfg, "all": 1}
+    # A δHBV2.0-only model option (MLP width) leaves the LSTM baseline as it is.
+    assert "train_baseline" not in dry_run_with("model: {mlp_hidden: 8}\n")
     # A scoring option reruns only the simulations, the scores and the evaluation.
     assert dry_run_with("evaluation: {min_days: 200}\n") == {
         "simulate_basins": 1, "simulate_fold": 2, "collect_ungauged_scores": 1, **evaluation,

@@ -6,7 +6,7 @@ import re
 __all__ = ["evaluated_datasets", "evaluation_locations", "evaluation_references",
            "evaluation_simulations", "evaluation_inputs", "evaluation_figures",
            "unit_map_variables", "unit_map_datasets", "baseline_names", "baseline_model_config",
-           "LSTM_MODEL_KEYS"]
+           "LSTM_MODEL_KEYS", "parameter_map_datasets", "parameter_map_period"]
 
 #: Keys of the ``model`` section the LSTM baseline reads (others do not retrain it).
 LSTM_MODEL_KEYS = ("attributes", "dynamic_inputs", "lstm_hidden", "dropout",
@@ -26,7 +26,8 @@ def evaluation_figures(config: dict) -> list[str]:
     ev = config["evaluation"]
     two = len(ev["models"]) >= 2 or ev["compare"]
     return (list(FIGURES) + (["dnse_map"] if two else [])
-            + [f"unit_maps_{d}" for d in unit_map_datasets(config)])
+            + [f"unit_maps_{d}" for d in unit_map_datasets(config)]
+            + [f"parameter_maps_{d}" for d in parameter_map_datasets(config)])
 
 
 def evaluation_locations(config: dict) -> dict:
@@ -83,6 +84,26 @@ def unit_map_datasets(config: dict) -> list[str]:
     sets = config["forcing"]["sets"]
     return [d for d in config["simulate_domain"]["datasets"]
             if d in sets and sets[d].get("polygons")]
+
+
+def parameter_map_datasets(config: dict) -> list[str]:
+    """Domain-simulated forcing sets with unit polygons whose learned HBV parameters are
+    mapped (none when the run itself is an LSTM baseline, which has no HBV parameters)."""
+    if not config["train"]["dataset"] or config["model"].get("type") == "lstm":
+        return []
+    sets = config["forcing"]["sets"]
+    return [d for d in config["simulate_domain"]["datasets"]
+            if d in sets and sets[d].get("polygons")]
+
+
+def parameter_map_period(config: dict) -> list[str]:
+    """[start, end] over which the parameter maps average the dynamic parameters: the first
+    chunk of the domain simulation (so the map reads no more forcing than a chunk job)."""
+    from dhbv.time_chunks import chunk_periods
+
+    sd = config["simulate_domain"]
+    start, end = chunk_periods(sd["period"], sd["chunk_years"])[0]
+    return [str(start.date()), str(end.date())]
 
 
 def baseline_names(config: dict) -> dict[str, str]:

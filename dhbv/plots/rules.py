@@ -11,6 +11,7 @@ from dhbv.errors import DhbvInputError
 
 __all__ = ["plot_nse_cdf", "plot_nse_maps", "plot_dnse_map", "plot_nse_by_area",
            "plot_spearman_bias", "plot_nnse_hist", "plot_hydrographs", "plot_unit_maps",
+           "plot_parameter_maps",
            "hydrograph_gauges",
            "compared_models"]
 
@@ -153,3 +154,27 @@ def plot_unit_maps(stores, polygons_path, id_field: str, png, numbers_json, *,
     means, units = unit_means(stores, list(variables))
     shapes = shapes.rename(columns={id_field: "unit"})[["unit", "geometry"]]
     return _numbers(unit_polygon_maps(shapes, means, png, units), numbers_json)
+
+
+def _unit_shapes(polygons_path, id_field: str):
+    import geopandas as gpd
+
+    shapes = gpd.read_file(polygons_path)
+    if id_field not in shapes.columns:
+        raise DhbvInputError(f"{polygons_path}: no id field {id_field!r}")
+    return shapes.rename(columns={id_field: "unit"})[["unit", "geometry"]]
+
+
+def plot_parameter_maps(run_dir, forcing, attributes, polygons_path, id_field: str, png,
+                        numbers_json, *, period, spinup_days=None) -> dict:
+    """Rule ``plot_parameter_maps``: the HBV 2.0 parameters the run learned for every unit of
+    a forcing set (``forcing``/``attributes``: its unit forms) over its polygons
+    (``polygons_path``, ids in ``id_field``): static and unit-hydrograph parameters, and the
+    dynamic ones averaged over ``period`` (:func:`dhbv.plots.unit_maps.unit_parameter_means`)."""
+    from dhbv.plots.unit_maps import unit_parameter_means, unit_polygon_maps
+
+    shapes = _unit_shapes(polygons_path, id_field)
+    means, units = unit_parameter_means(run_dir, forcing, attributes, period,
+                                        spinup_days=spinup_days)
+    numbers = unit_polygon_maps(shapes, means, png, units, ncols=6)
+    return _numbers({"period": [str(p) for p in period], "parameters": numbers}, numbers_json)

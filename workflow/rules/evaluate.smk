@@ -12,6 +12,7 @@ from dhbv.evaluation.paths import (
     evaluation_locations,
     evaluation_references,
     evaluation_simulations,
+    parameter_map_period,
     unit_map_variables,
 )
 from dhbv.evaluation.stage import reported_configuration
@@ -374,3 +375,33 @@ rule plot_unit_maps:
         variables=unit_map_variables(config),
     script:
         "../scripts/plot_unit_maps.py"
+
+
+rule plot_parameter_maps:
+    input:
+        weights="results/models/{run}/model.pt",
+        statistics="results/models/{run}/normalization_statistics.json",
+        config="results/models/{run}/config.resolved.yaml",
+        unpack(domain_unit_forms),
+        polygons=lambda w: config["forcing"]["sets"][w.dataset]["polygons"],
+    output:
+        png=report(
+            "results/evaluation/{run}/figures/parameter_maps_{dataset}.png",
+            caption="../report/parameter_maps.rst",
+            category="Unit maps",
+        ),
+        numbers="results/evaluation/{run}/figures/parameter_maps_{dataset}.json",
+    log:
+        "logs/plot_parameter_maps/{run}_{dataset}.log",
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        id_field=lambda w: config["forcing"]["sets"][w.dataset]["id_field"],
+        period=parameter_map_period(config) if SIMULATE_DOMAIN["datasets"] else None,
+        spinup=config["simulate"]["spinup"],
+    script:
+        "../scripts/plot_parameter_maps.py"
