@@ -130,13 +130,11 @@ def load_graph(network) -> RoutingGraph:
                              "(build_topology) or fix the path")
     try:
         net = read_network(path)
-    except DhbvInputError as err:
-        raise DhbvInputError(f"network file {path}: {err}") from None
-    try:
         return RoutingGraph(downstream=np.asarray(net.downstream), length_m=net.length_m,
                             slope=net.slope, ids=net.comid)
     except DhbvInputError as err:
-        raise type(err)(f"network file {path}: {err}") from None
+        msg = str(err) if str(path) in str(err) else f"network file {path}: {err}"
+        raise type(err)(msg) from None
 
 
 @dataclass
@@ -490,7 +488,7 @@ def train_routing(network, attributes, lateral, observations, gauge_table, gauge
                 optim.zero_grad()
                 loss.backward()
                 optim.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             state = _detached(r.state)
             diag = r.diagnostics if diag is None else diag + r.diagnostics
         _, nse = evaluate()
