@@ -11,7 +11,7 @@ with A_u the unit's own area (km²) and w_u = FLOW_SCALE for the gauge's own uni
 
 δHBV2.0MC (:class:`MuskingumCungeReadout`) routes the unit runoff through the batch's river
 subnetwork with differentiable Muskingum–Cunge (:mod:`dhbv.routing`) and reads the outflow of
-each gauge's own reach (docs/model.md#dhbv20mc-channel-routing-readout). A readout may consume
+each gauge's own reach (docs/model.md#channel-routing-readout). A readout may consume
 ``lead`` leading days of unit flow as its own spin-up (``lead_days`` says how many it wants):
 ``readout(unit_flow [lead + T, I], batch, lead=lead) → [T, G]``; callers pass them with
 :func:`readout_lead` and :func:`gauge_flow`.
