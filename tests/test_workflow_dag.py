@@ -165,8 +165,9 @@ def test_evaluation_table_and_report(demo_run):
     for name in EVALUATION_FIGURES:
         mime, data = items[f"results/evaluation/tiny/figures/{name}.png"]
         assert mime == "image/png" and data.startswith(b"\x89PNG") and len(data) > 5000, name
-    mime, data = items["results/evaluation/tiny/figures/unit_maps_stehekin_subunits.png"]
-    assert mime == "image/png" and data.startswith(b"\x89PNG")
+    for name in ("unit_maps", "parameter_maps"):       # fluxes and learned parameters
+        mime, data = items[f"results/evaluation/tiny/figures/{name}_stehekin_subunits.png"]
+        assert mime == "image/png" and data.startswith(b"\x89PNG"), name
     mime, data = items["results/evaluation/tiny/metrics.csv"]
     assert mime == "text/csv" and data.decode() == (base / "metrics.csv").read_text()
     assert "results/evaluation/tiny/summary.csv" in items
@@ -220,7 +221,8 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # A training option reruns training and the simulations that use the models, nothing else.
     pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
     evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
-    domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1, "plot_unit_maps": 1}
+    domain = {"simulate_domain_chunk": 3, "summarize_domain_simulation": 1, "plot_unit_maps": 1,
+              "plot_parameter_maps": 1}
     assert dry_run_with("train: {epochs: 2}\n") == {
         "train_model": 1, "simulate_basins": 1, "simulate_member": 1, "train_baseline": 1,
         "simulate_baseline": 1, **pub, **evaluation, **domain, **cfg, "all": 1}
@@ -266,6 +268,25 @@ def test_every_experiment_config_runs_through_snakemake(cfg, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("train_model") == 1 and counts.get("simulate_basins", 0) >= 1
+
+
+def test_camels57_one_command_gives_the_full_figure_set(tmp_path):
+    """config/camels57.yaml: one snakemake call trains δHBV2.0 and the LSTM baseline,
+    simulates the 57 basins and the 120 unseen ones with both, and draws every figure."""
+    work = copy_workflow(tmp_path)
+    proc = run_snakemake(work, "-n", "--configfile", "config/camels57.yaml",
+                         "--replace-workflow-config")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    counts = job_counts(out)
+    assert counts["train_model"] == 1 and counts["train_baseline"] == 1
+    assert counts["simulate_basins"] == 2 and counts["simulate_baseline"] == 2
+    for name in EVALUATION_FIGURES:
+        assert counts[f"plot_{name}"] == 1, name
+        assert f"results/evaluation/camels57/figures/{name}.png" in out
+    assert "results/models/camels57/baselines/LSTM/model.pt" in out
+    for d in ("camels57", "more120"):
+        assert f"results/simulation/camels57/{d}/baseline_LSTM.nc" in out
 
 
 def test_demo_forcing_sub_units_conserve_basin_volume(demo_run):

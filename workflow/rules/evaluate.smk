@@ -379,10 +379,10 @@ rule plot_unit_maps:
 
 rule plot_parameter_maps:
     input:
+        unpack(domain_unit_forms),
         weights="results/models/{run}/model.pt",
         statistics="results/models/{run}/normalization_statistics.json",
         config="results/models/{run}/config.resolved.yaml",
-        unpack(domain_unit_forms),
         polygons=lambda w: config["forcing"]["sets"][w.dataset]["polygons"],
     output:
         png=report(
