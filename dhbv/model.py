@@ -160,6 +160,8 @@ class DeltaHBV(nn.Module):
             dtype=dtype,
         )
         self.readout = build_readout(readout, **dict(readout_options or {}))
+        if device is not None or dtype is not None:
+            self.readout.to(device=device, dtype=dtype)
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod

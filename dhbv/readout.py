@@ -163,7 +163,9 @@ class MuskingumCungeReadout(nn.Module):
 
     def channel_parameters(self, attributes: torch.Tensor):
         """ChannelParameters [I] from the instances' normalised attributes [I, A_model]."""
-        return self.network(attributes.index_select(1, self.attribute_index.to(attributes.device)))
+        w = next(self.network.parameters())
+        x = attributes.to(device=w.device, dtype=w.dtype)
+        return self.network(x.index_select(1, self.attribute_index.to(w.device)))
 
     # ------------------------------------------------------------------ forward
     def forward(self, unit_flow: torch.Tensor, batch, lead: int = 0,
