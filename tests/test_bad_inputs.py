@@ -975,6 +975,50 @@ def eval_sim_file_missing(tmp, shared):
     return c
 
 
+@case
+def eval_obs_units_other_than_declared(tmp, shared):
+    """The observations' units attribute says mm d-1, the user declares m3 s-1."""
+    c = _evaluate(tmp, _sim_file(tmp, shared), shared["std"]["observations"], "--obs-units",
+                  "m3 s-1")
+    c.culprits = ("'mm d-1'", "'m3 s-1' was declared")
+    return c
+
+
+@case
+def eval_obs_values_in_cubic_feet(tmp, shared):
+    """Flows in ft3 s-1 stored under the attribute mm d-1 (values in other units than
+    declared): caught by their size."""
+    sim = _sim_file(tmp, shared)
+    with xr.open_dataset(shared["std"]["observations"]) as ds:
+        ds = ds.load()
+    ds["streamflow"] = ds["streamflow"] * ds["area"] / 86.4 / 0.0283168
+    ds["streamflow"].attrs["units"] = "mm d-1"
+    ds.to_netcdf(tmp / "obs_cfs.nc")
+    c = _evaluate(tmp, sim, tmp / "obs_cfs.nc")
+    c.culprits = ("obs_cfs.nc", "not in the declared units 'mm d-1'")
+    return c
+
+
+@case
+def eval_sim_lacks_gauges(tmp, shared):
+    """The simulation holds 2 of the 3 observed gauges."""
+    sim = _sim_file(tmp, shared)
+    with xr.open_dataset(sim) as ds:
+        ds.load().isel(gauge=[0, 1]).to_netcdf(tmp / "short.nc")
+    c = _evaluate(tmp, sim, shared["std"]["observations"], "--sim", f"short={tmp / 'short.nc'}")
+    c.culprits = ("model short", f"1 of 3 gauges missing from the simulation (first {BASINS[2]})")
+    return c
+
+
+@case
+def eval_model_named_twice(tmp, shared):
+    """A bare file is named by its stem; the same name again is an error, not an overwrite."""
+    sim = _sim_file(tmp, shared)
+    c = _evaluate(tmp, sim, shared["std"]["observations"], "--sim", f"given_sim={sim}")
+    c.culprits = ("model name 'given_sim' given twice",)
+    return c
+
+
 # ----------------------------------------------------------------------------- network
 def _network_call(tmp, table: pd.DataFrame, **kw):
     from dhbv.network import build_topology
@@ -1286,6 +1330,10 @@ WORKFLOW_CASES = {
     "wf_missing_flowlines": ({"domains": {"juniata": {"flowlines": "resources/x/reaches.csv"}}},
                              ("domains.juniata.flowlines", "resources/x/reaches.csv")),
     "wf_gap_policy_typo": ({"data": {"forcing_gaps": "skip"}}, ("data.forcing_gaps",)),
+    # the LSTM baseline of the comparison with a hidden size of 0
+    "wf_baseline_hidden_zero": ({"evaluation": {"models": {"LSTM": {"source": "lstm",
+                                                                    "lstm_hidden": 0}}}},
+                                ("evaluation.models.LSTM.lstm_hidden",)),
     # domain simulation: 1981-2005 is 25 years, which 2-year chunks do not divide
     "wf_domain_chunk_years": ({"simulate_domain": {"chunk_years": 2}},
                               ("simulate_domain.chunk_years 2 does not divide the period of "
