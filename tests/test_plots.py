@@ -215,3 +215,16 @@ def test_parameter_maps_match_the_learned_parameters(tmp_path, printed):
     assert is_png(tmp_path / "p.png") and (tmp_path / "p.json").exists()
     assert out["parameters"]["FC"]["mean"] == pytest.approx(float(means["FC"].mean()))
     assert any(t.startswith("K0: mean") for t in printed)
+
+
+def test_metric_cdf_draws_each_dataset_apart(table, tmp_path, printed):
+    """With two datasets (say trained basins and unseen basins) every model gets one CDF per
+    dataset; the pooled medians stay."""
+    two = table.assign(dataset=np.where(table["gauge"] <= "00000003", "trained", "unseen"))
+    out = plots.metric_cdf(two, tmp_path / "cdf2.png")
+    assert out["median"]["nse"]["A"] == pytest.approx(0.55)
+    by = out["by_dataset"]["nse"]
+    assert by["trained"]["A"] == {"median": pytest.approx(0.2), "n": 3}      # 0.8, 0.2, -1.0
+    assert by["unseen"]["A"] == {"median": pytest.approx(0.6), "n": 3}       # 0.6, 0.5, 0.9
+    assert by["unseen"]["B"] == {"median": pytest.approx(0.6), "n": 2}       # 0.4, 0.8
+    assert "B · unseen: median 0.60 (n=2)" in printed

@@ -38,22 +38,45 @@ def metric_cdf(table: pd.DataFrame, out, metrics=("nse", "kge"), xlim=(-1.0, 1.0
     """Empirical CDF over gauges of each metric (one panel per metric, one line per model).
 
     The x axis is cut to ``xlim`` (gauges below it still count in the CDF). The legend prints
-    each model's median and gauge count. Returns {"median": {metric: {model: value}},
-    "n": {metric: {model: count}}}.
+    each model's median and gauge count. When the table has a ``dataset`` column with several
+    datasets (e.g. the training basins' temporal test and unseen basins), each model gets one
+    line per dataset (solid, dashed, dotted, … by dataset, one colour per model) instead of one
+    pooled line. Returns {"median": {metric: {model: value}}, "n": {metric: {model: count}}}
+    over all datasets, and with several datasets also "by_dataset": {metric: {dataset:
+    {model: {"median", "n"}}}}.
     """
     fig = new_figure(5.0 * len(metrics), 4.0)
     axes = panel_grid(fig, len(metrics), ncols=len(metrics))
-    medians, counts = {}, {}
+    medians, counts, by_dataset = {}, {}, {}
+    datasets = (list(dict.fromkeys(table["dataset"].astype(str)))
+                if "dataset" in table.columns else [])
+    split = len(datasets) > 1
+    styles = ("-", "--", ":", "-.")
+
+    def line(ax, v, label, **kw):
+        x = np.sort(v)
+        ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", label=label, **kw)
+
     for ax, key in zip(axes, metrics):
         values = _model_values(table, key)
         medians[key], counts[key] = {}, {}
-        for model, v in values.items():
+        for j, (model, v) in enumerate(values.items()):
             med = float(np.median(v)) if v.size else float("nan")
             medians[key][model], counts[key][model] = med, int(v.size)
-            if v.size:
-                x = np.sort(v)
-                ax.step(x, np.arange(1, x.size + 1) / x.size, where="post",
-                        label=f"{model}: median {med:.2f} (n={v.size})")
+            if v.size and not split:
+                line(ax, v, f"{model}: median {med:.2f} (n={v.size})")
+        if split:
+            by_dataset[key] = {}
+            for i, d in enumerate(datasets):
+                sub = _model_values(table[table["dataset"].astype(str) == d], key)
+                by_dataset[key][d] = {}
+                for j, model in enumerate(values):
+                    v = sub.get(model, np.empty(0))
+                    med = float(np.median(v)) if v.size else float("nan")
+                    by_dataset[key][d][model] = {"median": med, "n": int(v.size)}
+                    if v.size:
+                        line(ax, v, f"{model} · {d}: median {med:.2f} (n={v.size})",
+                             color=f"C{j}", ls=styles[i % len(styles)])
         ax.set_xlim(*xlim)
         ax.set_ylim(0, 1)
         ax.set_xlabel(key.upper())
@@ -61,7 +84,7 @@ def metric_cdf(table: pd.DataFrame, out, metrics=("nse", "kge"), xlim=(-1.0, 1.0
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
     save_png(fig, out)
-    return {"median": medians, "n": counts}
+    return {"median": medians, "n": counts, **({"by_dataset": by_dataset} if split else {})}
 
 
 def nnse_histogram(table: pd.DataFrame, out, threshold: float = 0.6) -> dict:
