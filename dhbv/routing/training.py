@@ -573,8 +573,10 @@ def load_routing_run(run_dir) -> RoutingRun:
 def _applied(run: RoutingRun, network=None, attributes=None):
     """(graph, normalised attributes) of the run's own network or of another one."""
     if network is None and attributes is None:
-        x, _ = normalise(run.attributes, run.statistics, "routing attributes (run)")
-        return run.graph, x
+        if "_x" not in run.meta:
+            run.meta["_x"], _ = normalise(run.attributes, run.statistics,
+                                          "routing attributes (run)")
+        return run.graph, run.meta["_x"]
     if network is None or attributes is None:
         raise DhbvInputError("routing: give both a network and its attributes to apply a "
                              "trained model to another network")
