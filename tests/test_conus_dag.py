@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+
+import pytest
 
 from conftest import REPO, copy_workflow, run_snakemake
 from test_workflow_dag import job_counts
@@ -17,6 +18,7 @@ YEARS = 2020 - 1980 + 1  # 1980-2020 in yearly chunks
 TINY = ("--configfile", "tests/config/tiny.yaml", "--replace-workflow-config")
 
 
+@pytest.mark.slow
 def test_conus_slurm_dry_run_shows_the_whole_graph(tmp_path):
     work = copy_workflow(tmp_path / "wf")
     env = {"PATH": f"{FAKE_SLURM}:{os.environ['PATH']}",
@@ -70,6 +72,7 @@ def _dry(work, *extra_configs) -> dict[str, int]:
     return job_counts(proc.stdout + proc.stderr)
 
 
+@pytest.mark.slow
 def test_new_forcing_of_late_chunks_reruns_only_those_chunks(tmp_path):
     """Tiny config (3 yearly chunks), outputs marked done (--touch): new forcing for the last
     chunk reruns that chunk only; for the middle chunk, it and the last one (which reads its
