@@ -16,14 +16,12 @@ for _d in ROUTING_DOMAINS:
         )
 
 
-def routing_inputs(wildcards):
-    """Network, gauge table and the routing input files of a domain."""
-    d = wildcards.domain
-    return {
-        "network": f"results/network/{d}/network.nc",
-        "gauge_table": config["domains"][d]["gauge_table"],
-        **ROUTING["domains"][d],
-    }
+# network, gauge table and the routing input files of a domain
+routing_inputs = lambda w: {
+    "network": f"results/network/{w.domain}/network.nc",
+    "gauge_table": config["domains"][w.domain]["gauge_table"],
+    **ROUTING["domains"][w.domain],
+}
 
 
 rule train_routing:
