@@ -98,7 +98,8 @@ def test_parameter_bounds_hold_for_any_input():
         for p in net.parameters():
             p.mul_(50.0)                                   # saturate the sigmoids
     x = torch.cat([torch.randn(500, 10, dtype=torch.float64) * s for s in (1, 100, 1e4)])
-    out = net(x)
+    with torch.no_grad():
+        out = net(x)
     assert float(out.n.min()) >= 0.015 and float(out.n.max()) <= 0.25
     assert float(out.q.min()) >= 0.0 and float(out.q.max()) <= 1.0
     assert float(out.p.min()) >= 1.0 and float(out.p.max()) <= 200.0
@@ -217,12 +218,19 @@ def test_cli_route_round_trip(twin, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- bad inputs
+_BUILT: dict = {}
+
+
 def _net_copy(tmp: Path, edit) -> Path:
+    """The Juniata network file (built once per session) with ``edit`` applied."""
     from dhbv.network import build_topology
 
-    src = tmp / "net.nc"
-    build_topology(JUNIATA / "juniata_reaches.csv", out_path=src)
-    ds = xr.open_dataset(src).load()
+    if "net" not in _BUILT:
+        build_topology(JUNIATA / "juniata_reaches.csv", out_path=tmp / "net.nc")
+        with xr.open_dataset(tmp / "net.nc") as src:
+            _BUILT["ds"] = src.load()
+        _BUILT["net"] = True
+    ds = _BUILT["ds"].copy(deep=True)
     edit(ds)
     out = tmp / "bad_net.nc"
     ds.to_netcdf(out)
