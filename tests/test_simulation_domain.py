@@ -224,6 +224,12 @@ def test_bad_inputs_give_one_line_errors_and_no_output(setup):
              "19900101-19911231", previous=None, chunk_years=2)
     # not the first chunk, but no previous state
     _refused(setup, "give the previous chunk's state", "b6", "19910101-19911231", previous=None)
+    # the workflow's form (dates from the label, first= given): the same checks
+    with pytest.raises(DhbvInputError, match="but the chunk starts on 1992-01-01") as err:
+        dom.simulate_domain_chunk(tmp / "run", forms, "19920101-19921231", tmp / "b7/c.zarr",
+                                  tmp / "b7/s.pt", previous_state=s1990, first=False,
+                                  spinup=None, variables=VARS, memory_mb=100, device="cpu")
+    assert "\n" not in str(err.value) and not (tmp / "b7").exists()
 
 
 def test_chunk_periods():
