@@ -214,3 +214,20 @@ def test_baseline_model_section_and_folders():
     assert sims["LSTM h/256"] == {"d": "results/simulation/r/d/baseline_LSTM_h_256.nc"}
     with pytest.raises(DhbvInputError, match="must be one of"):
         validate_config({"model": {"type": "transformer"}})
+
+
+def test_gauge_flow_is_the_area_weighted_mean_of_unit_flow():
+    """With a batch, the baseline reads gauges out like δHBV2.0UH: gauge = Σ w·A·q / Σ w·A."""
+    from types import SimpleNamespace
+
+    torch.manual_seed(6)
+    model = StreamflowLSTM(3, 5, hidden=4, dropout=0.0).eval()
+    x, s = _inputs(t=20, b=3)
+    # gauge 0 = units 0 and 1 with weights·areas 1·100 and 1·300; gauge 1 = unit 2 alone
+    w = torch.sparse_coo_tensor([[0, 0, 1], [0, 1, 2]], [0.25, 0.75, 1.0], (2, 3),
+                                check_invariants=True)
+    with torch.no_grad():
+        out = model(x, s, warmup=5, batch=SimpleNamespace(weights=w.coalesce()))
+    q = out["streamflow"]
+    torch.testing.assert_close(out["gauge_streamflow"],
+                               torch.stack([0.25 * q[:, 0] + 0.75 * q[:, 1], q[:, 2]], 1))

@@ -162,7 +162,7 @@ class StreamflowLSTM(nn.Module):
     def forward(self, x_dyn_norm: Tensor, x_static_norm: Tensor, forcing_raw: Tensor | None = None,
                 uparea: Tensor | None = None, elev: Tensor | None = None, *, warmup: int = 0,
                 full_output: bool = False, state: LstmState | None = None,
-                nograd_days: int = 0) -> dict[str, Any]:
+                nograd_days: int = 0, batch=None) -> dict[str, Any]:
         """Unit streamflow over one window.
 
         Parameters
@@ -183,10 +183,14 @@ class StreamflowLSTM(nn.Module):
         nograd_days:
             Leading days of the warm-up (at most ``warmup``) run without gradients (truncated
             backpropagation); same values as one pass.
+        batch:
+            A :class:`dhbv.datasets.batch.GaugeBatch` whose instances are the B columns: the
+            output then also holds ``gauge_streamflow`` [T − warmup, G] (the readout's).
 
         Returns
         -------
-        {"streamflow": [T − warmup, B] (mm d-1, > 0), "state": :class:`LstmState`}.
+        {"streamflow": [T − warmup, B] (mm d-1, > 0), "state": :class:`LstmState`, and
+        ``gauge_streamflow`` with ``batch``}.
         """
         t = x_dyn_norm.shape[0]
         if x_dyn_norm.dim() != 3 or x_dyn_norm.shape[-1] != self.n_dynamic_inputs:
@@ -218,4 +222,7 @@ class StreamflowLSTM(nn.Module):
         else:
             out, h = self._recurrence(z, h, masks)
         q = nn.functional.softplus(lstm.linear_out(out[int(warmup):])).squeeze(-1)
-        return {"streamflow": q, "state": LstmState(h)}
+        result = {"streamflow": q, "state": LstmState(h)}
+        if batch is not None:
+            result["gauge_streamflow"] = self.readout(q, batch)
+        return result
