@@ -96,18 +96,19 @@ class FusedHbv(torch.autograd.Function):
         P = _np(p)
         cst = make_constants(nz, n_mul, P.dtype, dyn_affine)
         out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
-        if any(ctx.needs_input_grad[3:6]):
+        keep = any(ctx.needs_input_grad[3:6])
+        if keep:
             # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
             # component at a time and then streams through contiguous memory
             store = _store_buffer((n_t, n_b, n_mul, N_STORE), P.dtype)
-        else:  # no backward: one slot per component, rewritten every day (time stride 0)
+        else:  # no backward: one slot per component (time stride 0), written only for nmul > 64
             slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
             store = np.lib.stride_tricks.as_strided(
                 slot, shape=(n_t, n_b, n_mul, 5), strides=(0, *slot.strides[1:]))
         final = np.empty((5, n_b, n_mul), dtype=P.dtype)
         block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
         kernels_cpu.forward_kernel(P, _np(tc), _np(pet), _np(dyn), _np(sta), _np(states0),
-                                   bool(bounded), cst, out_tb, store, final, block)
+                                   bool(bounded), cst, out_tb, store, final, block, keep)
         # inputs are saved as tensors (version-checked by autograd), the stored states as numpy
         ctx.save_for_backward(p, tc, pet, dyn, sta)
         ctx.store = store

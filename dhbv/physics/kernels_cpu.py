@@ -22,12 +22,163 @@ from .equations import (
     start_day,
     unpack_constants,
 )
+from .fastpow import fpow
+
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _powers(base, expo):
-    """expo[i] = base[i] ** expo[i], in place: a loop of nothing but power calls."""
+    """expo[i] = base[i] ** expo[i] (``fastpow.fpow``), in place."""
     for i in range(base.shape[0]):
-        expo[i] = base[i] ** expo[i]
+        expo[i] = fpow(base[i], expo[i])
+
+
+#: cells (basin × component) per chunk of the vectorised forward kernel: a compile-time
+#: constant, so that the compiler sees that the rows of the chunk's scratch never overlap
+CH = 64
+# rows of the chunk scratch S[row * CH + cell]: day inputs, static parameters, states, outputs
+(R_P, R_TC, R_PET, R_BETA, R_K0, R_BETAET, R_FC, R_K1, R_K2, R_LP, R_PERC, R_UZL, R_TT,
+ R_CFMAX, R_CFR, R_CWH, R_C, R_LF, R_SP, R_MW, R_SM, R_SUZ, R_SLZ, R_Q0, R_Q1, R_Q2, R_ET,
+ R_PW, R_PE, R_RECH, R_EXC, R_TOSOIL, R_PERCO, R_CAP, R_EF, R_LFR, R_CLAMP) = range(37)
+N_ROW = 37
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ix(o, row, i):
+    """Index of cell i of scratch row ``row`` of the chunk at offset o, unsigned (indexing
+    with it skips the negative-index wraparound, a third of the cost of the scalar loops)."""
+    return np.uint64(o + row * CH + i)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _chunk_day(S, o, bounded, nz, zero, one):
+    """One day of the CH cells of the chunk at S[o:o + N_ROW·CH] (states updated in place).
+
+    Straight-line, call-free code over the rows of one array: the compiler vectorises it
+    across cells. Same arithmetic as ``equations.step`` with the powers by ``fpow``.
+    """
+    for i in range(CH):
+        fc = S[o + R_FC * CH + i]
+        sm = S[o + R_SM * CH + i]
+        (rain, _sp1, _m0, _m1, _melt, _mw1, _r0, _r1, _refr, sp3, _mw2, _ts0, tosoil,
+         mw3) = snow_part(S[o + R_SP * CH + i], S[o + R_MW * CH + i], S[o + R_P * CH + i],
+                          S[o + R_TC * CH + i], S[o + R_TT * CH + i], S[o + R_CFMAX * CH + i],
+                          S[o + R_CFR * CH + i], S[o + R_CWH * CH + i], zero)
+        pw = fpow(sm / fc, S[o + R_BETA * CH + i])
+        (_sw, _inflow, rech, _sm1, _e0, excess, sm2) = recharge_part(
+            sm, fc, rain, tosoil, pw, zero, one)
+        pe = fpow(sm2 / (S[o + R_LP * CH + i] * fc), S[o + R_BETAET * CH + i])
+        (ef, _etp, et, _sm3u, _sm3, _z, _zc, _cp0, cap, _smc, _slzc, sm4, _slz1, clamp_w, _suz1,
+         perc, _suz2, _h0, _h, q0, _suz3, q1, suz4, _slz2, _lfs, lfr, _slz3, q2,
+         slz4) = after_et_power(
+            sm2, S[o + R_SUZ * CH + i], S[o + R_SLZ * CH + i], S[o + R_PET * CH + i], pe, rech, excess,
+            S[o + R_K0 * CH + i], fc, S[o + R_K1 * CH + i], S[o + R_K2 * CH + i], S[o + R_PERC * CH + i],
+            S[o + R_UZL * CH + i], S[o + R_C * CH + i], S[o + R_LF * CH + i], bounded, nz, zero, one)
+        S[o + R_SP * CH + i] = sp3
+        S[o + R_MW * CH + i] = mw3
+        S[o + R_SM * CH + i] = sm4
+        S[o + R_SUZ * CH + i] = suz4
+        S[o + R_SLZ * CH + i] = slz4
+        S[o + R_Q0 * CH + i] = q0
+        S[o + R_Q1 * CH + i] = q1
+        S[o + R_Q2 * CH + i] = q2
+        S[o + R_ET * CH + i] = et
+        S[o + R_PW * CH + i] = pw
+        S[o + R_PE * CH + i] = pe
+        S[o + R_RECH * CH + i] = rech
+        S[o + R_EXC * CH + i] = excess
+        S[o + R_TOSOIL * CH + i] = tosoil
+        S[o + R_PERCO * CH + i] = perc
+        S[o + R_CAP * CH + i] = cap
+        S[o + R_EF * CH + i] = ef
+        S[o + R_LFR * CH + i] = lfr
+        S[o + R_CLAMP * CH + i] = clamp_w
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final,
+                       keep):
+    """CPU variant of :func:`equations.forward_block` for basins b0..b1-1 (nmul <= CH), the
+    day's arithmetic vectorised across the cells of chunks of CH // nmul basins.
+
+    Days outer, chunks inner, so every day reads and writes one contiguous stretch of each
+    time-major array. Per day and chunk: gather the day's forcing and descaled dynamic
+    parameters into the chunk's scratch (and, with ``keep``, the start-of-day states into
+    ``store``), run the day for all its cells (``_chunk_day``), then write the nmul means
+    (summed in the order m = 0, 1, …) and, with a 7-slot store, the two powers. Without
+    ``keep`` the store is not touched (forward without gradients).
+    """
+    n_t, n_basin, n_mul, _ = dyn.shape
+    n_out = out.shape[0]
+    nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = unpack_constants(cst)
+    keep_pw = keep and store.shape[3] > 5
+    cb = CH // n_mul  # basins per chunk
+    n_chunk = (b1 - b0 + cb - 1) // cb
+    S = np.empty(n_chunk * N_ROW * CH, dtype=P.dtype)  # chunk c at S[c·N_ROW·CH:]
+    S[:] = one  # cells past a chunk's end compute harmless values that nobody reads
+    for c in range(n_chunk):
+        o = c * (N_ROW * CH)
+        i = 0
+        for b in range(b0 + c * cb, min(b0 + (c + 1) * cb, b1)):
+            for m in range(n_mul):
+                for k in range(12):
+                    S[_ix(o, (R_FC + k), i)] = sta[b, m, k]
+                for k in range(5):
+                    S[_ix(o, (R_SP + k), i)] = s0[k, b, m]
+                i += 1
+    for t in range(n_t):
+        for c in range(n_chunk):
+            o = c * (N_ROW * CH)
+            c0 = b0 + c * cb
+            c1 = min(c0 + cb, b1)
+            i = 0
+            for b in range(c0, c1):
+                p = P[t, b]
+                tc = TC[t, b]
+                pet = PET[t, b]
+                for m in range(n_mul):
+                    S[_ix(o, R_P, i)] = p
+                    S[_ix(o, R_TC, i)] = tc
+                    S[_ix(o, R_PET, i)] = pet
+                    S[_ix(o, R_BETA, i)] = dyn[t, b, m, 0] * sc0 + lo0
+                    S[_ix(o, R_K0, i)] = dyn[t, b, m, 1] * sc1 + lo1
+                    S[_ix(o, R_BETAET, i)] = dyn[t, b, m, 2] * sc2 + lo2
+                    if keep:
+                        for k in range(5):
+                            store[t, b, m, k] = S[_ix(o, (R_SP + k), i)]
+                    i += 1
+            _chunk_day(S, o, bounded, nz, zero, one)
+            i = 0
+            for b in range(c0, c1):
+                acc_q, acc_q0, acc_q1, acc_q2, acc_et = start_day(out, t, b, zero)
+                for m in range(n_mul):
+                    q0 = S[_ix(o, R_Q0, i)]
+                    q1 = S[_ix(o, R_Q1, i)]
+                    q2 = S[_ix(o, R_Q2, i)]
+                    acc_q += q0 + q1 + q2
+                    acc_q0 += q0
+                    acc_q1 += q1
+                    acc_q2 += q2
+                    acc_et += S[_ix(o, R_ET, i)]
+                    if keep_pw:
+                        store[t, b, m, 5] = S[_ix(o, R_PW, i)]
+                        store[t, b, m, 6] = S[_ix(o, R_PE, i)]
+                    if n_out > 5:
+                        add_full_outputs(out, t, b, S[_ix(o, R_RECH, i)], S[_ix(o, R_EXC, i)],
+                                         S[_ix(o, R_TOSOIL, i)], S[_ix(o, R_PERCO, i)],
+                                         S[_ix(o, R_CAP, i)], S[_ix(o, R_EF, i)],
+                                         S[_ix(o, R_LFR, i)], S[_ix(o, R_CLAMP, i)],
+                                         S[_ix(o, R_SP, i)], S[_ix(o, R_MW, i)], S[_ix(o, R_SM, i)],
+                                         S[_ix(o, R_SUZ, i)], S[_ix(o, R_SLZ, i)])
+                    i += 1
+                finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et)
+    for c in range(n_chunk):
+        o = c * (N_ROW * CH)
+        i = 0
+        for b in range(b0 + c * cb, min(b0 + (c + 1) * cb, b1)):
+            for m in range(n_mul):
+                for k in range(5):
+                    final[k, b, m] = S[_ix(o, (R_SP + k), i)]
+                i += 1
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -132,23 +283,39 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
 
 
 def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
-    """Basins per parallel block: about 64 cells per block, and >= 8 blocks per thread when
-    there are enough basins (load balance)."""
-    per_cells = max(1, 64 // max(1, n_mul))
+    """Basins per parallel block of ``forward_kernel``.
+
+    nmul <= CH: one contiguous range of basins per thread (the vectorised kernel streams
+    through each day's stretch of the time-major arrays); otherwise about 64 cells per block
+    and >= 8 blocks per thread when there are enough basins (load balance).
+    """
+    if n_mul <= CH:
+        return max(1, -(-n_basin // max(1, n_threads)))
+    per_cells = max(1, CH // max(1, n_mul))
     per_balance = max(1, -(-n_basin // (8 * max(1, n_threads))))
     return max(1, min(per_cells, per_balance))
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
-def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block):
-    """Run the time loop; fills ``out`` (nmul means), ``store`` and ``final`` in place."""
-    n_basin = dyn.shape[1]
+def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block,
+                   keep=True):
+    """Run the time loop; fills ``out`` (nmul means), ``final`` and, with ``keep``, ``store``
+    in place (without ``keep`` the store is not written: forward without gradients).
+
+    Blocks of ``block`` basins run in parallel: ``_forward_block_vec`` when nmul <= CH,
+    ``_forward_block_phased`` otherwise (which always writes the store).
+    """
+    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
     n_block = (n_basin + block - 1) // block
     for i in prange(n_block):
         b0 = i * block
-        _forward_block_phased(b0, min(b0 + block, n_basin), P, TC, PET, dyn, sta, s0, bounded,
-                              cst, out, store, final)
-
+        b1 = min(b0 + block, n_basin)
+        if n_mul <= CH:
+            _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
+                               final, keep)
+        else:
+            _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
+                                  final)
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
