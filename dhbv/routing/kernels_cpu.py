@@ -107,6 +107,7 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     n = q0.size
     n_steps = blk.size
     qmin, zero, half_dt = cst[C_QMIN], cst[C_ZERO], cst[C_HALF_DT]
+    keep = store.strides[0] != 0  # time stride 0: no adjoint reads the store, skip writing it
     q = np.empty_like(q0)
     b = np.empty_like(q0)
     c1 = np.empty_like(q0)
@@ -137,20 +138,27 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
         row = blk[t] if start_conv else (blk[t - 1] if t >= 1 else -1)
         if not ro_all:
             accumulate(q, ro_idx, sums, row)
-        elif row >= 0:
+        if ro_all and row >= 0:  # the block sums of every reach, in the coefficient pass
             for i in prange(n):
                 sums[row, i] += q[i]
-        for i in prange(n):
-            k = travel_time(mode, q[i], theta, aux, i, cst)
-            cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
-            b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
-            c1[i] = cc1
-            infq[i] = zero
+                k = travel_time(mode, q[i], theta, aux, i, cst)
+                cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
+                b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+                c1[i] = cc1
+                infq[i] = zero
+        else:
+            for i in prange(n):
+                k = travel_time(mode, q[i], theta, aux, i, cst)
+                cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
+                b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+                c1[i] = cc1
+                infq[i] = zero
         n_step_clamp = 0
         for i in range(n):
             x = b[i] + c1[i] * inf[i]
             inf[i] = zero
-            store[t + 1, i] = x
+            if keep:
+                store[t + 1, i] = x
             qn = x
             kd = down[i]
             if x < qmin:  # rare: only note it here (a cold branch slows the whole sweep)
