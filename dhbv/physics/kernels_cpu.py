@@ -330,15 +330,23 @@ def backward_kernel(P, TC, PET, dyn, sta, store, bounded, cst, gout, gfinal, gdy
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def uh_forward_kernel(q, w, y):
-    """Causal UH convolution y[b, t] = Σ_k w[b, k]·q[b, t − k] (zero history); q, y [B, T]."""
+    """Causal UH convolution y[b, t] = Σ_k w[b, k]·q[b, t − k] (zero history); q, y [B, T].
+
+    Days in parallel, basins innermost (contiguous in the callers' time-major memory, so the
+    loop vectorises); each y[b, t] is summed in the order k = 0, 1, … as a running sum.
+    """
     n_b, n_t = q.shape
     n_l = w.shape[1]
-    for b in prange(n_b):
-        for t in range(n_t):
-            acc = w[b, 0] * q[b, t]
-            for k in range(1, min(n_l, t + 1)):
-                acc += w[b, k] * q[b, t - k]
-            y[b, t] = acc
+    wt = np.empty((n_l, n_b), dtype=w.dtype)  # [L, B]: contiguous over basins
+    for b in range(n_b):
+        for k in range(n_l):
+            wt[k, b] = w[b, k]
+    for t in prange(n_t):
+        for b in range(n_b):
+            y[b, t] = wt[0, b] * q[b, t]
+        for k in range(1, min(n_l, t + 1)):
+            for b in range(n_b):
+                y[b, t] += wt[k, b] * q[b, t - k]
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
