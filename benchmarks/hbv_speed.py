@@ -8,11 +8,15 @@ baseline is dhbv's own plain-torch reference loop, and the output says so.
 
 Times: for each case and mode one fresh subprocess runs both implementations, interleaved
 (ours, baseline, ours, ...) after one untimed full-size call each (one-time costs that a
-training loop pays once), and reports the best of ``--repeats`` for each, so both see the same
-machine state. Memory: peak RSS increase of one full-size call (MiB), each implementation in a
-process of its own.
+training loop pays once), and reports the median (and the best) of ``--repeats`` for each, so
+both see the same machine state. Both use ``--threads`` threads (torch's pool and numba's) and
+the same dtype (float32) and work (forward: HBV 2.0 time loop, parameter scaling and the gamma
+UH; dhbv also validates its inputs). ``--clock cpu`` measures process CPU time instead of wall
+time (robust to other jobs on a shared machine; use it with ``--threads 1``). Memory: peak RSS
+increase of one full-size call (MiB), each implementation in a process of its own.
 
-Usage: python benchmarks/hbv_speed.py [--repeats 5] [--cases a,b]
+Usage: python benchmarks/hbv_speed.py [--repeats 5] [--cases a,b] [--modes fwd,both]
+       [--threads N] [--clock wall|cpu] [--no-memory]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -97,20 +102,32 @@ def _memory_worker(impl: str, case: str, backward: bool) -> dict:
     return {"peak_mib": max(_peak_mib() - rss0, 0.0)}
 
 
-def _time_worker(impls, case: str, backward: bool, repeats: int) -> dict:
-    """Best-of-``repeats`` seconds of each implementation, measured in this one process and
-    interleaved (ours, baseline, ours, ...), so that both see the same machine state; each
-    first gets one untimed full-size call (one-time costs a training loop pays once)."""
+def _time_worker(impls, case: str, backward: bool, repeats: int, threads: int,
+                 clock: str) -> dict:
+    """Median and best of ``repeats`` seconds of each implementation, measured in this one
+    process and interleaved (ours, baseline, ours, ...), so that both see the same machine
+    state; each first gets one untimed full-size call (one-time costs a training loop pays
+    once). Both run with ``threads`` threads (0: the libraries' defaults)."""
+    import numba
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+        numba.set_num_threads(threads)
+    tick = time.process_time if clock == "cpu" else time.perf_counter
     runners = {impl: _runner(impl, case, backward) for impl in impls}
     for once, inputs in runners.values():
         once(inputs)
     times = {impl: [] for impl in impls}
     for _ in range(repeats):
         for impl, (once, inputs) in runners.items():
-            t0 = time.perf_counter()
+            t0 = tick()
             once(inputs)
-            times[impl].append(time.perf_counter() - t0)
-    return {impl: min(v) for impl, v in times.items()}
+            times[impl].append(tick() - t0)
+    out = {impl: statistics.median(v) for impl, v in times.items()}
+    out.update({f"{impl}_best": min(v) for impl, v in times.items()})
+    out["threads"] = [torch.get_num_threads(), numba.get_num_threads()]
+    return out
 
 
 def _subprocess(args) -> dict:
@@ -126,6 +143,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", default="a,b")
+    parser.add_argument("--modes", default="fwd,both", help="fwd (forward only), both "
+                        "(forward + backward)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch and numba threads for both (0: the libraries' defaults)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -133,7 +156,8 @@ def main():
         if kind == "memory":
             print(json.dumps(_memory_worker(rest[0], case, bool(int(bwd)))))
         else:
-            print(json.dumps(_time_worker(rest[1:], case, bool(int(bwd)), int(rest[0]))))
+            print(json.dumps(_time_worker(rest[3:], case, bool(int(bwd)), int(rest[0]),
+                                          int(rest[1]), rest[2])))
         return
     try:
         import importlib.util
@@ -146,24 +170,31 @@ def main():
         print("baseline: hydrodl2 1.4.0 Hbv_2")
     else:
         print("baseline: dhbv plain-torch reference (hydrodl2 not installed)")
-    print(f"cpus: {os.cpu_count()}; times: both in one process, interleaved, best of "
-          f"{args.repeats} after one untimed full-size call each; memory: peak RSS increase of "
-          "one full-size call, each in a process of its own")
-    header = (f"{'case':34s} {'mode':8s} {'dhbv s':>8s} {'base s':>8s} {'speedup':>8s} "
-              f"{'dhbv MiB':>9s} {'base MiB':>9s}")
+    print(f"cpus: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; times ({args.clock} "
+          f"clock): both in one process, interleaved, median (best) of {args.repeats} after one "
+          "untimed full-size call each; memory: peak RSS increase of one full-size call, each "
+          "in a process of its own")
+    header = (f"{'case':34s} {'mode':8s} {'thr':>5s} {'dhbv s':>8s} {'base s':>8s} "
+              f"{'speedup':>8s} {'(best)':>7s} {'dhbv MiB':>9s} {'base MiB':>9s}")
     print(header, flush=True)
     for case in args.cases.split(","):
         n_b, n_t, nmul = CASES[case]
-        for backward in (False, True):
+        for backward in [m == "both" for m in args.modes.split(",")]:
             bwd = int(backward)
-            t = _subprocess(["time", case, bwd, args.repeats, "dhbv", baseline])
-            mem = {impl: _subprocess(["memory", case, bwd, impl])["peak_mib"]
-                   for impl in ("dhbv", baseline)}
+            t = _subprocess(["time", case, bwd, args.repeats, args.threads, args.clock, "dhbv",
+                             baseline])
+            if args.no_memory:
+                mem = {"dhbv": float("nan"), baseline: float("nan")}
+            else:
+                mem = {impl: _subprocess(["memory", case, bwd, impl])["peak_mib"]
+                       for impl in ("dhbv", baseline)}
             label = f"({case}) {n_b} basins x {n_t} d x nmul {nmul}"
             mode = "fwd+bwd" if backward else "fwd"
-            print(f"{label:34s} {mode:8s} {t['dhbv']:8.3f} {t[baseline]:8.3f} "
-                  f"{t[baseline] / t['dhbv']:7.1f}x {mem['dhbv']:9.1f} {mem[baseline]:9.1f}",
-                  flush=True)
+            thr = "/".join(map(str, t["threads"]))
+            print(f"{label:34s} {mode:8s} {thr:>5s} {t['dhbv']:8.4f} {t[baseline]:8.4f} "
+                  f"{t[baseline] / t['dhbv']:7.1f}x "
+                  f"{t[baseline + '_best'] / t['dhbv_best']:6.1f}x "
+                  f"{mem['dhbv']:9.1f} {mem[baseline]:9.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,18 +10,24 @@ pattern built once and only its values updated per step) and, for the backward, 
 transposed system per step the same way (see ``Baseline``). Prints ms per hourly step, ns per
 reach-step and the ratios (baseline time / ours).
 
-Every time is the best of ``--repeats`` runs (after one untimed warm-up call of ours), which
-filters out interference on a shared machine.
+The same is done for the NWM RouteLink networks shipped in ``resources/demo/nwm_routelink``
+(``--routelink``; reaches ordered upstream first, Length and So of the file, synthetic
+lateral inflow).
+
+Every time is the median and the best of ``--repeats`` runs (after one untimed warm-up call of
+ours; ours and the baseline measured in the same process), the ratios are of the medians.
 
 Usage: python benchmarks/routing_speed.py [--reaches 180000] [--stem 3000] [--days 2]
        [--threads 1,2] [--geometry wide,trapezoid_exact] [--baseline-steps 3] [--repeats 3]
-       [--clock wall|cpu]
+       [--clock wall|cpu] [--routelink FILE,FILE|none]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from pathlib import Path
 
 import dhbv  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads OpenMP)
 import numba
@@ -30,7 +36,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import spsolve_triangular
 
-from dhbv.routing import ChannelParameters, RoutingOptions, route
+from dhbv.routing import ChannelParameters, RoutingGraph, RoutingOptions, route
 from dhbv.routing.reference import reference_travel_time
 from dhbv.routing.synthetic import synthetic_lateral, synthetic_network
 
@@ -43,13 +49,45 @@ def _params(n: int, seed: int = 0, grad: bool = False):
 
 
 CLOCK = time.perf_counter
+ROUTELINK = Path(__file__).resolve().parents[1] / "resources" / "demo" / "nwm_routelink"
+
+
+def routelink_network(path) -> tuple:
+    """(RoutingGraph, level count) of an NWM RouteLink file, reaches ordered upstream first."""
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        link = ds["link"].values.astype(np.int64)
+        to = ds["to"].values.astype(np.int64)
+        length = ds["Length"].values.astype(np.float64)
+        slope = ds["So"].values.astype(np.float64)
+    pos = {int(v): i for i, v in enumerate(link)}
+    down = np.array([pos.get(int(v), -1) for v in to], np.int64)
+    dist = np.full(link.size, -1, np.int64)  # reaches to the outlet
+    for i in range(link.size):
+        path_, j = [], i
+        while j >= 0 and dist[j] < 0:
+            path_.append(j)
+            j = down[j]
+        d = dist[j] if j >= 0 else -1
+        for k in reversed(path_):
+            d += 1
+            dist[k] = d
+    order = np.argsort(-dist, kind="stable")  # farthest first: downstream has a higher index
+    new = np.empty(link.size, np.int64)
+    new[order] = np.arange(link.size)
+    down_sorted = np.where(down[order] >= 0, new[np.maximum(down[order], 0)], -1)
+    graph = RoutingGraph(down_sorted, np.maximum(length[order], 1.0), np.maximum(slope[order],
+                                                                                 1e-5),
+                         ids=link[order])
+    return graph, int(dist.max()) + 1
 
 
 def time_ours(graph, lat, geometry: str, repeats: int, backward: bool):
     """Best (ms per step) of ``repeats`` calls: forward, or forward + backward."""
     opts = RoutingOptions(geometry=geometry)
     n_steps = lat.shape[0] * 24
-    best = np.inf
+    times = []
     for rep in range(repeats + 1):  # the first call compiles / warms up
         mann, expo = _params(graph.n, grad=backward)
         lat_in = lat.clone().requires_grad_(backward)
@@ -59,8 +97,8 @@ def time_ours(graph, lat, geometry: str, repeats: int, backward: bool):
         if backward:
             res.mean.sum().backward()
         if rep:
-            best = min(best, (CLOCK() - t0) / n_steps * 1e3)
-    return best, res
+            times.append((CLOCK() - t0) / n_steps * 1e3)
+    return statistics.median(times), res
 
 
 class Baseline:
@@ -136,15 +174,15 @@ class Baseline:
 
 
 def time_baseline(base: Baseline, n_steps: int, backward: bool, repeats: int):
-    """Best (ms per step) of ``repeats`` runs of ``n_steps`` steps, and the last states."""
-    best = np.inf
+    """Median (ms per step) of ``repeats`` runs of ``n_steps`` steps, and the last states."""
+    times = []
     for _ in range(repeats):
         t0 = CLOCK()
         states = base.forward(n_steps)
         if backward:
             base.backward(states, np.ones(states[0].size))
-        best = min(best, (CLOCK() - t0) / n_steps * 1e3)
-    return best, states
+        times.append((CLOCK() - t0) / n_steps * 1e3)
+    return statistics.median(times), states
 
 
 def main(argv=None):
@@ -159,40 +197,52 @@ def main(argv=None):
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="cpu: process CPU time (robust to other jobs on a shared machine; "
                          "sums the threads, so use it with --threads 1)")
+    ap.add_argument("--routelink", default="shipped",
+                    help="NWM RouteLink files (comma-separated), 'shipped' (those in "
+                         "resources/demo/nwm_routelink) or 'none'")
     a = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if a.clock == "cpu" else time.perf_counter
     torch.set_num_threads(1)  # the router's work runs in numba; keep torch's pool out of its way
-    graph, n_levels = synthetic_network(a.reaches, a.stem)
-    n = graph.n
-    lat = torch.as_tensor(synthetic_lateral(a.days, n))
-    print(f"network: {n} reaches, {n_levels} levels, {a.days * 24} hourly steps per call; "
-          f"{a.clock} clock")
-    print(f"{'geometry':16s} {'thr':>3s} {'fwd ms/step':>11s} {'ns/reach-step':>13s} "
-          f"{'x baseline':>10s} {'fwd+bwd ms':>10s} {'ns/reach-step':>13s} {'x baseline':>10s} "
-          f"{'bwd/fwd':>7s}")
-    for geometry in a.geometry.split(","):
-        base = Baseline(graph, lat, geometry)
-        b_fwd, states = time_baseline(base, a.baseline_steps, False, a.repeats)
-        b_both, _ = time_baseline(base, a.baseline_steps, True, a.repeats)
-        check = route(graph, lat[:1].double(),
-                      ChannelParameters(*[p.double() for p in _params(n)]),
-                      options=RoutingOptions(geometry=geometry), average_seconds=3600.0,
-                      day_offset_hours=0).mean[a.baseline_steps - 1].numpy()
-        diff = np.max(np.abs(check - states[-1]) / states[-1])
-        print(f"{geometry:16s} {'scipy':>3s} {b_fwd:11.2f} {b_fwd * 1e6 / n:13.1f} {'':10s} "
-              f"{b_both:10.2f} {b_both * 1e6 / n:13.1f}   (baseline; ours in float64 after "
-              f"{a.baseline_steps} steps differs by {diff:.1e})")
-        for threads in [int(t) for t in a.threads.split(",")]:
-            numba.set_num_threads(threads)
-            fwd, res = time_ours(graph, lat, geometry, a.repeats, False)
-            both, _ = time_ours(graph, lat, geometry, a.repeats, True)
-            print(f"{geometry:16s} {threads:3d} {fwd:11.2f} {fwd * 1e6 / n:13.1f} "
-                  f"{b_fwd / fwd:10.1f} {both:10.2f} {both * 1e6 / n:13.1f} "
-                  f"{b_both / both:10.1f} {(both - fwd) / fwd:7.2f}")
-    print(f"negative solves in the last forward: {res.diagnostics.n_negative} of "
-          f"{res.diagnostics.n_steps * n} reach-steps; numba threading layer "
-          f"{numba.threading_layer()}")
+    nets = [("synthetic",) + synthetic_network(a.reaches, a.stem)]
+    if a.routelink != "none":
+        files = (sorted(ROUTELINK.glob("RouteLink_*.nc")) if a.routelink == "shipped"
+                 else [Path(f) for f in a.routelink.split(",")])
+        nets += [(f.stem.replace("RouteLink_", ""),) + routelink_network(f) for f in files]
+    import os
+
+    print(f"{a.days * 24} hourly steps per call; {a.clock} clock; load average "
+          f"{os.getloadavg()[0]:.1f}; medians of {a.repeats} (ours and the baseline "
+          "interleaved in this process)")
+    for name, graph, n_levels in nets:
+        n = graph.n
+        lat = torch.as_tensor(synthetic_lateral(a.days, n))
+        print(f"network {name}: {n} reaches, {n_levels} levels")
+        print(f"{'geometry':16s} {'thr':>3s} {'fwd ms/step':>11s} {'ns/reach-step':>13s} "
+              f"{'x baseline':>10s} {'fwd+bwd ms':>10s} {'ns/reach-step':>13s} "
+              f"{'x baseline':>10s} {'bwd/fwd':>7s}")
+        for geometry in a.geometry.split(","):
+            base = Baseline(graph, lat, geometry)
+            b_fwd, states = time_baseline(base, a.baseline_steps, False, a.repeats)
+            b_both, _ = time_baseline(base, a.baseline_steps, True, a.repeats)
+            check = route(graph, lat[:1].double(),
+                          ChannelParameters(*[p.double() for p in _params(n)]),
+                          options=RoutingOptions(geometry=geometry), average_seconds=3600.0,
+                          day_offset_hours=0).mean[a.baseline_steps - 1].numpy()
+            diff = np.max(np.abs(check - states[-1]) / states[-1])
+            print(f"{geometry:16s} {'scipy':>3s} {b_fwd:11.3f} {b_fwd * 1e6 / n:13.1f} "
+                  f"{'':10s} {b_both:10.3f} {b_both * 1e6 / n:13.1f}   (baseline; ours in "
+                  f"float64 after {a.baseline_steps} steps differs by {diff:.1e})")
+            for threads in [int(t) for t in a.threads.split(",")]:
+                numba.set_num_threads(threads)
+                fwd, res = time_ours(graph, lat, geometry, a.repeats, False)
+                both, _ = time_ours(graph, lat, geometry, a.repeats, True)
+                print(f"{geometry:16s} {threads:3d} {fwd:11.3f} {fwd * 1e6 / n:13.1f} "
+                      f"{b_fwd / fwd:10.1f} {both:10.3f} {both * 1e6 / n:13.1f} "
+                      f"{b_both / both:10.1f} {(both - fwd) / fwd:7.2f}")
+        print(f"negative solves in the last forward: {res.diagnostics.n_negative} of "
+              f"{res.diagnostics.n_steps * n} reach-steps")
+    print(f"numba threading layer {numba.threading_layer()}")
 
 
 if __name__ == "__main__":

@@ -61,9 +61,12 @@ def test_synthetic_network_is_merit_like():
 
 
 def test_benchmark_script_runs(repo, capsys, monkeypatch):
+    routelink = repo / "resources" / "demo" / "nwm_routelink" / "RouteLink_HurricaneLaura.nc"
     monkeypatch.setattr(sys, "argv", ["routing_speed.py", "--reaches", "3000", "--stem", "60",
                                       "--days", "1", "--threads", "1", "--repeats", "1",
-                                      "--baseline-steps", "2", "--geometry", "wide"])
+                                      "--baseline-steps", "2", "--geometry", "wide",
+                                      "--routelink", str(routelink)])
     runpy.run_path(str(repo / "benchmarks" / "routing_speed.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "x baseline" in out and "scipy" in out and "differs by" in out
+    assert "network HurricaneLaura: 18 reaches" in out
