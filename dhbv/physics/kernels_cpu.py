@@ -70,9 +70,10 @@ def _chunk_day(S, o, bounded, nz, zero, one):
         (ef, _etp, et, _sm3u, _sm3, _z, _zc, _cp0, cap, _smc, _slzc, sm4, _slz1, clamp_w, _suz1,
          perc, _suz2, _h0, _h, q0, _suz3, q1, suz4, _slz2, _lfs, lfr, _slz3, q2,
          slz4) = after_et_power(
-            sm2, S[o + R_SUZ * CH + i], S[o + R_SLZ * CH + i], S[o + R_PET * CH + i], pe, rech, excess,
-            S[o + R_K0 * CH + i], fc, S[o + R_K1 * CH + i], S[o + R_K2 * CH + i], S[o + R_PERC * CH + i],
-            S[o + R_UZL * CH + i], S[o + R_C * CH + i], S[o + R_LF * CH + i], bounded, nz, zero, one)
+            sm2, S[o + R_SUZ * CH + i], S[o + R_SLZ * CH + i], S[o + R_PET * CH + i], pe, rech,
+            excess, S[o + R_K0 * CH + i], fc, S[o + R_K1 * CH + i], S[o + R_K2 * CH + i],
+            S[o + R_PERC * CH + i], S[o + R_UZL * CH + i], S[o + R_C * CH + i],
+            S[o + R_LF * CH + i], bounded, nz, zero, one)
         S[o + R_SP * CH + i] = sp3
         S[o + R_MW * CH + i] = mw3
         S[o + R_SM * CH + i] = sm4
