@@ -1,10 +1,15 @@
 """Fused numba kernels for the HBV 2.0 time loop on CPU: forward and reverse sweep.
 
-The forward kernel runs the whole time loop for blocks of basins in parallel (days outer,
-basins and components inner), writes nmul-mean outputs and stores the five states at the start
-of every day; the backward kernel runs ``adjoint.backward_cell`` for every component. The step
-equations, the constants array and the array layouts are those of ``equations``. Also here:
-the UH convolution kernels and the column statistics of the input checks.
+The forward kernel runs the whole time loop for ranges of basins in parallel (days outer,
+chunks of 64 cells inner, each day's step vectorised across a chunk's cells), writes nmul-mean
+outputs and, when gradients are needed, stores the five states (and the two powers) at the
+start of every day; the backward kernel runs ``adjoint.backward_cell`` for every component.
+The step equations, the constants array and the array layouts are those of ``equations``; the
+powers are ``fastpow.fpow``. Also here: the UH convolution kernels and the column statistics
+of the input checks.
+
+Numba's on-disk cache of these kernels is keyed on this file only: after editing
+``equations.py``, ``adjoint.py`` or ``fastpow.py``, delete ``dhbv/physics/__pycache__/*.nb*``.
 """
 
 from __future__ import annotations
@@ -188,7 +193,7 @@ def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, s
 
     Each day runs in phases over all cells of the block: snow and x = SM/FC; the powers
     x**BETA; recharge and y = SM/(LP·FC); the powers y**BETAET; the rest. The power loops then
-    hold nothing but ``powf`` calls, so no day's state has to be spilled around them, and the
+    hold nothing but powers (``fpow``), so no day's state has to be spilled around them, and the
     arithmetic phases are free of calls.
     """
     n_t, n_basin, n_mul, _ = dyn.shape
