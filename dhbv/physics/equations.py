@@ -223,8 +223,9 @@ def finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et):
 @njit(cache=True, fastmath=False, error_model="numpy")
 def forward_block(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
     """Time loop of basins b0..b1-1, all components, one day at a time (the CUDA kernel runs
-    it with one basin per thread; the CPU kernel runs ``kernels_cpu._forward_block_phased``,
-    the same arithmetic in phases). The nmul sums keep the order m = 0, 1, ... .
+    it with one basin per thread; the CPU kernel runs ``kernels_cpu._forward_block_vec``,
+    the same arithmetic vectorised across cells, with the powers by ``fastpow.fpow``). The
+    nmul sums keep the order m = 0, 1, ... .
     """
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]

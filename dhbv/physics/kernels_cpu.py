@@ -189,7 +189,8 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final):
-    """CPU variant of :func:`equations.forward_block` (same arithmetic, bit-identical results).
+    """CPU variant of :func:`equations.forward_block` for blocks of more than CH cells (nmul >
+    CH): the same arithmetic, with the powers by ``fpow``, bit-identical to ``_forward_block_vec``.
 
     Each day runs in phases over all cells of the block: snow and x = SM/FC; the powers
     x**BETA; recharge and y = SM/(LP·FC); the powers y**BETAET; the rest. The power loops then
