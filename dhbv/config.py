@@ -75,7 +75,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         where = f"{key}." if error.absolute_path else ""
         return f"unknown key '{where}{extra[0]}' (allowed here: {', '.join(allowed)})"
     if v == "type":
-        return f"{key} must be of type {error.validator_value} (got {error.instance!r})"
+        hint = ""
+        if isinstance(error.instance, int) and "string" in str(error.validator_value):
+            hint = "; YAML reads unquoted ids as numbers (01013500 → 1013500): quote ids"
+        return f"{key} must be of type {error.validator_value} (got {error.instance!r}){hint}"
     if v == "required":
         return f"{key}: {error.message}"
     if v == "enum":

@@ -406,7 +406,7 @@ def caravan_ids_lost_leading_zero(tmp, shared):
     text = text.replace("BASINS", "[01022500, 01057000]")        # unquoted: YAML octal
     conf = _yaml(tmp / "data.yaml", text)
     return Case(["prepare", "--config", conf, "--out-dir", tmp / "out"],
-                ("271680.csv", "quote ids"), outputs=[tmp / "out"])
+                ("basins[0]", "271680", "quote ids"), outputs=[tmp / "out"])
 
 
 @case

@@ -44,6 +44,7 @@ def test_every_schema_key_has_default_or_is_required():
     missing = [
         p for p, sub, parent in _walk(schema)
         if "default" not in sub and p.split(".")[-1] not in parent.get("required", [])
+        and not sub.get("x-optional")      # absent means a documented choice
     ]
     assert missing == []
 
@@ -128,6 +129,9 @@ def test_defaults_come_from_the_schema_alone():
 
     def walk(sch, node, path):
         for name, sub in sch.get("properties", {}).items():
+            if sub.get("x-optional"):
+                assert name not in node, f"{path}{name} is x-optional but got a default"
+                continue
             assert name in node, f"{path}{name} missing from defaults()"
             if "properties" in sub:
                 walk(sub, node[name], f"{path}{name}.")
