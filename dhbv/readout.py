@@ -86,7 +86,7 @@ class MuskingumCungeReadout(nn.Module):
     def __init__(self, attribute_index: Sequence[int], *, hidden: int = 64, layers: int = 2,
                  learn_p: bool = False, dropout: float = 0.0, geometry: str = "wide",
                  dt: float = 3600.0, x: float = 0.3, clamp: str = "after",
-                 warmup_days: int = 5, day_offset_hours: float = 0.0):
+                 warmup_days: int = 5, day_offset_hours: float = 9.0):
         super().__init__()
         from dhbv.routing import RoutingOptions
         from dhbv.routing.learned import RoutingParameterNetwork
