@@ -79,7 +79,8 @@ class FusedHbv(torch.autograd.Function):
     """Fused HBV 2.0 time loop; see :func:`run_fused` for the argument layouts."""
 
     @staticmethod
-    def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=None):
+    def forward(ctx, p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine=None,
+                summary=None):
         if p.is_cuda:
             from . import kernels_cuda
 
@@ -107,8 +108,11 @@ class FusedHbv(torch.autograd.Function):
                 slot, shape=(n_t, n_b, n_mul, 5), strides=(0, *slot.strides[1:]))
         final = np.empty((5, n_b, n_mul), dtype=P.dtype)
         block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
+        chk = np.empty(((n_b + block - 1) // block, kernels_cpu.N_CHK))
         kernels_cpu.forward_kernel(P, _np(tc), _np(pet), _np(dyn), _np(sta), _np(states0),
-                                   bool(bounded), cst, out_tb, store, final, block, keep)
+                                   bool(bounded), cst, out_tb, store, final, block, keep, chk)
+        if summary is not None:
+            summary.append(kernels_cpu.input_summary(chk))
         # inputs are saved as tensors (version-checked by autograd), the stored states as numpy
         ctx.save_for_backward(p, tc, pet, dyn, sta)
         ctx.store = store
@@ -129,7 +133,7 @@ class FusedHbv(torch.autograd.Function):
 
             g_out = _stack_grads(g_outs, ctx.cuda_inputs[0])  # P is [T, B]
             g_dyn, g_sta, g_s0 = kernels_cuda.backward(ctx, g_out, g_final)
-            return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None
+            return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None, None
         p, tc, pet, dyn, sta = ctx.saved_tensors
         store, cst = ctx.store, ctx.cst
         n_t, n_b, n_mul, _ = store.shape
@@ -148,7 +152,7 @@ class FusedHbv(torch.autograd.Function):
         kernels_cpu.backward_kernel(_np(p), _np(tc), _np(pet), _np(dyn), _np(sta), store,
                                     ctx.bounded, cst, gout, gfinal, _np(g_dyn), _np(g_sta), gs0)
         g_s0 = torch.from_numpy(gs0)
-        return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None
+        return None, None, None, g_dyn, g_sta, g_s0, None, None, None, None, None
 
 
 def run_fused(p, tc, pet, dyn, sta, states0, bounded: bool, nz: float = NEAR_ZERO,
@@ -169,7 +173,13 @@ def run_fused(p, tc, pet, dyn, sta, states0, bounded: bool, nz: float = NEAR_ZER
 
 
 def run_fused_series(p, tc, pet, dyn, sta, states0, bounded: bool, nz: float = NEAR_ZERO,
-                     full: bool = True, dyn_affine=None):
+                     full: bool = True, dyn_affine=None, summary=None):
     """As :func:`run_fused`, but returns the n_out output series as separate [T, B] tensors
-    followed by the final states (no stacking copy; unused series cost no backward work)."""
-    return FusedHbv.apply(p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine)
+    followed by the final states (no stacking copy; unused series cost no backward work).
+
+    ``summary``: an optional list; on CPU the kernel's input summary (ok, mean temperature)
+    of ``kernels_cpu.input_summary`` is appended to it (``run_hbv2`` validates the forcing
+    and dynamic parameters with it instead of a separate pass over them).
+    """
+    return FusedHbv.apply(p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine,
+                          summary)

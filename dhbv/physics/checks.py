@@ -53,10 +53,13 @@ def _min_max(x: torch.Tensor):
 
 def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_static: int,
                  n_dynamic: int, initial_states=None, initial_uh_history=None,
-                 uh_length: int = 1) -> None:
+                 uh_length: int = 1, values: bool = True) -> None:
     """Validate shapes, finiteness, units and parameter ranges of ``run_hbv2`` inputs.
 
-    Raises :class:`dhbv.errors.DhbvInputError` with a one-line message.
+    Raises :class:`dhbv.errors.DhbvInputError` with a one-line message. ``values=False``
+    skips the two passes over the large arrays, the values of the forcing and of ``dyn``
+    (``run_hbv2`` then checks them with the summary the CPU kernel computes as it reads
+    them, see :func:`check_summary`).
     """
     for name, x in (("forcing", forcing), ("dyn", dyn), ("static", static),
                     ("uh_params", uh_params), ("uparea", uparea), ("elev", elev)):
@@ -85,23 +88,25 @@ def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_s
     if not 0 <= int(warmup) < n_t:
         raise DhbvInputError(f"warmup: {warmup} must be in [0, T={n_t}); shorten the warm-up "
                              "or lengthen the forcing window")
-    f_min, f_max, f_sum = _column_stats(forcing.detach().reshape(-1, 3))
-    names = ("P", "T", "PET")
-    for i in range(3):
-        lo, hi = f_min[i], f_max[i]
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise DhbvInputError(f"forcing[{names[i]}]: contains NaN or inf; interpolate gaps "
-                                 "in time and set remaining NaN to 0 before the physics")
-    if f_min[0] < 0:
-        raise DhbvInputError("forcing[P]: negative precipitation found; precipitation must be "
-                             ">= 0 mm/d (clip or fix the source data)")
-    if f_min[2] < 0:
-        raise DhbvInputError("forcing[PET]: negative PET found; PET must be >= 0 mm/d")
-    t_mean = f_sum[1] / max(n_t * n_b, 1)
-    if t_mean > KELVIN_MEAN_LIMIT:
-        raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
-                             "convert to °C (subtract 273.15)")
-    for name, x in (("dyn", dyn), ("static", static), ("uh_params", uh_params)):
+    if values:
+        f_min, f_max, f_sum = _column_stats(forcing.detach().reshape(-1, 3))
+        names = ("P", "T", "PET")
+        for i in range(3):
+            lo, hi = f_min[i], f_max[i]
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise DhbvInputError(f"forcing[{names[i]}]: contains NaN or inf; interpolate gaps "
+                                     "in time and set remaining NaN to 0 before the physics")
+        if f_min[0] < 0:
+            raise DhbvInputError("forcing[P]: negative precipitation found; precipitation must be "
+                                 ">= 0 mm/d (clip or fix the source data)")
+        if f_min[2] < 0:
+            raise DhbvInputError("forcing[PET]: negative PET found; PET must be >= 0 mm/d")
+        t_mean = f_sum[1] / max(n_t * n_b, 1)
+        if t_mean > KELVIN_MEAN_LIMIT:
+            raise DhbvInputError(f"forcing[T]: mean temperature {t_mean:.1f} looks like kelvin; "
+                                 "convert to °C (subtract 273.15)")
+    for name, x in ((("dyn", dyn),) if values else ()) + (("static", static),
+                                                           ("uh_params", uh_params)):
         lo, hi = _min_max(x.detach())
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise DhbvInputError(f"{name}: parameters contain NaN or inf; check the network "
@@ -126,3 +131,11 @@ def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_s
         h = initial_uh_history.detach()
         if not bool(torch.isfinite(h).all()) or bool((h < 0).any()):
             raise DhbvInputError("initial_uh_history: must be finite and >= 0 mm/d")
+
+
+def check_summary(ok: bool, t_mean: float) -> bool:
+    """True when the CPU kernel's input summary (``kernels_cpu.input_summary``: no NaN or inf,
+    P and PET >= 0, σ in [0, 1]; mean temperature in °C) passes the value checks of
+    :func:`check_inputs`. The temperature test keeps a 1 °C margin below the kelvin limit,
+    so that a summary that fails is always re-checked exactly by ``check_inputs``."""
+    return bool(ok) and t_mean <= KELVIN_MEAN_LIMIT - 1.0

@@ -16,7 +16,7 @@ import torch
 from dhbv.errors import DhbvInputError
 
 from . import reference, uh
-from .checks import check_inputs
+from .checks import check_inputs, check_summary
 from .reference import NEAR_ZERO, OUTPUT_NAMES, STATE_NAMES
 
 STATIC_PARAMETERS = ("FC", "K1", "K2", "LP", "PERC", "UZL", "TT", "CFMAX", "CFR", "CWH", "C",
@@ -128,6 +128,13 @@ def nominal_exchange(rt: torch.Tensor, ac: torch.Tensor, uparea: torch.Tensor,
     return torch.where(a < EXCHANGE_AREA_SWITCH, small, large)
 
 
+def _kernel_cells() -> int:
+    """Cells per chunk of the vectorised CPU kernel (the largest nmul it runs)."""
+    from .kernels_cpu import CH
+
+    return CH
+
+
 def _select_backend(options: HbvOptions, device: torch.device) -> str:
     if options.backend == "reference":
         return "reference"
@@ -173,9 +180,22 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
     ``LF_nominal`` [B] (mm/d, nmul mean), ``uh_weights`` [B, L] and ``BFI`` [B] (%, over the
     reported window).
     """
-    check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup, len(STATIC_PARAMETERS),
-                 len(DYNAMIC_PARAMETERS), initial_states, initial_uh_history,
-                 options.uh_length)
+    check_args = (forcing, dyn, static, uh_params, uparea, elev, warmup, len(STATIC_PARAMETERS),
+                  len(DYNAMIC_PARAMETERS), initial_states, initial_uh_history, options.uh_length)
+    # the fused CPU kernel summarises the forcing and dyn values as it reads them, so the
+    # separate pass over them is skipped (any failure is re-checked in full: same messages)
+    kernel_checks = (isinstance(forcing, torch.Tensor) and isinstance(dyn, torch.Tensor)
+                     and forcing.device.type == "cpu" and dyn.dim() == 4
+                     and dyn.shape[3] <= _kernel_cells()
+                     and _select_backend(options, forcing.device) == "fused")
+    if kernel_checks:
+        try:
+            check_inputs(*check_args, values=False)
+        except DhbvInputError:
+            check_inputs(*check_args)  # the first failure in the full check's order
+            raise
+    else:
+        check_inputs(*check_args)
     dtype = forcing.dtype if forcing.dtype in (torch.float32, torch.float64) else torch.float32
     device = forcing.device
     forcing = forcing.to(dtype)
@@ -213,9 +233,12 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
         lo = tuple(PARAMETER_RANGES[name][0] for name in DYNAMIC_PARAMETERS)
         scale = tuple(PARAMETER_RANGES[name][1] - PARAMETER_RANGES[name][0]
                       for name in DYNAMIC_PARAMETERS)
+        summary = []
         *out, final_states = run_fused_series(p, tc, pet, dyn.permute(0, 1, 3, 2), core_static,
                                               states0, bounded, NEAR_ZERO, full,
-                                              dyn_affine=(lo, scale))
+                                              dyn_affine=(lo, scale), summary=summary)
+        if kernel_checks and not (summary and check_summary(*summary[0])):
+            check_inputs(*check_args)  # raises the one-line error naming the field
     else:
         dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
                                 for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)

@@ -40,11 +40,17 @@ def _powers(base, expo):
 #: cells (basin × component) per chunk of the vectorised forward kernel: a compile-time
 #: constant, so that the compiler sees that the rows of the chunk's scratch never overlap
 CH = 64
-# rows of the chunk scratch S[row * CH + cell]: day inputs, static parameters, states, outputs
-(R_P, R_TC, R_PET, R_BETA, R_K0, R_BETAET, R_FC, R_K1, R_K2, R_LP, R_PERC, R_UZL, R_TT,
+# rows of the chunk scratch S[row * CH + cell]: day inputs (forcing, normalised dynamic
+# parameters), static parameters, states, outputs, extra outputs, input-check accumulators.
+# Cell i = j·nmul + m holds component m of the chunk's basin j (CH // nmul basins).
+(R_P, R_TC, R_PET, R_D0, R_D1, R_D2, R_FC, R_K1, R_K2, R_LP, R_PERC, R_UZL, R_TT,
  R_CFMAX, R_CFR, R_CWH, R_C, R_LF, R_SP, R_MW, R_SM, R_SUZ, R_SLZ, R_Q0, R_Q1, R_Q2, R_ET,
- R_PW, R_PE, R_RECH, R_EXC, R_TOSOIL, R_PERCO, R_CAP, R_EF, R_LFR, R_CLAMP) = range(37)
-N_ROW = 37
+ R_PW, R_PE, R_RECH, R_EXC, R_TOSOIL, R_PERCO, R_CAP, R_EF, R_LFR, R_CLAMP, R_MIN, R_BAD,
+ R_TSUM) = range(40)
+N_ROW = 40
+#: slots of the per-block input summary ``chk`` of ``forward_kernel``
+(CHK_MIN, CHK_BAD, CHK_TSUM, CHK_N) = range(4)
+N_CHK = 4
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -55,28 +61,48 @@ def _ix(o, row, i):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _chunk_day(S, o, bounded, nz, zero, one):
+def _lo(a, b):
+    """The smaller of a and b (a select, so that it vectorises; NaN in a gives b)."""
+    return a if a < b else b
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, extra):
     """One day of the CH cells of the chunk at S[o:o + N_ROW·CH] (states updated in place).
 
     Straight-line, call-free code over the rows of one array: the compiler vectorises it
-    across cells. Same arithmetic as ``equations.step`` with the powers by ``fpow``.
+    across cells. Same arithmetic as ``equations.step`` with the powers by ``fpow`` and the
+    dynamic parameters descaled here (σ·scale + lo). Also accumulates, per cell, the input
+    summary: the minimum of P, PET, σ and 1 − σ (negative for invalid inputs), 0·(sum of the
+    day's inputs) (NaN once any input is NaN or inf) and the sum of T. ``extra`` (a constant
+    at each call site) stores the rows the full outputs and the gradient store need.
     """
     for i in range(CH):
+        p = S[o + R_P * CH + i]
+        tc = S[o + R_TC * CH + i]
+        pet = S[o + R_PET * CH + i]
+        d0 = S[o + R_D0 * CH + i]
+        d1 = S[o + R_D1 * CH + i]
+        d2 = S[o + R_D2 * CH + i]
+        mn = _lo(_lo(_lo(p, pet), _lo(d0, d1)), _lo(_lo(d2, one - d0), _lo(one - d1, one - d2)))
+        S[o + R_MIN * CH + i] = _lo(S[o + R_MIN * CH + i], mn)
+        S[o + R_BAD * CH + i] += (((p + tc) + (pet + d0)) + (d1 + d2)) * zero
+        S[o + R_TSUM * CH + i] += tc
         fc = S[o + R_FC * CH + i]
         sm = S[o + R_SM * CH + i]
         (rain, _sp1, _m0, _m1, _melt, _mw1, _r0, _r1, _refr, sp3, _mw2, _ts0, tosoil,
-         mw3) = snow_part(S[o + R_SP * CH + i], S[o + R_MW * CH + i], S[o + R_P * CH + i],
-                          S[o + R_TC * CH + i], S[o + R_TT * CH + i], S[o + R_CFMAX * CH + i],
+         mw3) = snow_part(S[o + R_SP * CH + i], S[o + R_MW * CH + i], p, tc,
+                          S[o + R_TT * CH + i], S[o + R_CFMAX * CH + i],
                           S[o + R_CFR * CH + i], S[o + R_CWH * CH + i], zero)
-        pw = fpow(sm / fc, S[o + R_BETA * CH + i])
+        pw = fpow(sm / fc, d0 * sc0 + lo0)
         (_sw, _inflow, rech, _sm1, _e0, excess, sm2) = recharge_part(
             sm, fc, rain, tosoil, pw, zero, one)
-        pe = fpow(sm2 / (S[o + R_LP * CH + i] * fc), S[o + R_BETAET * CH + i])
+        pe = fpow(sm2 / (S[o + R_LP * CH + i] * fc), d2 * sc2 + lo2)
         (ef, _etp, et, _sm3u, _sm3, _z, _zc, _cp0, cap, _smc, _slzc, sm4, _slz1, clamp_w, _suz1,
          perc, _suz2, _h0, _h, q0, _suz3, q1, suz4, _slz2, _lfs, lfr, _slz3, q2,
          slz4) = after_et_power(
-            sm2, S[o + R_SUZ * CH + i], S[o + R_SLZ * CH + i], S[o + R_PET * CH + i], pe, rech,
-            excess, S[o + R_K0 * CH + i], fc, S[o + R_K1 * CH + i], S[o + R_K2 * CH + i],
+            sm2, S[o + R_SUZ * CH + i], S[o + R_SLZ * CH + i], pet, pe, rech,
+            excess, d1 * sc1 + lo1, fc, S[o + R_K1 * CH + i], S[o + R_K2 * CH + i],
             S[o + R_PERC * CH + i], S[o + R_UZL * CH + i], S[o + R_C * CH + i],
             S[o + R_LF * CH + i], bounded, nz, zero, one)
         S[o + R_SP * CH + i] = sp3
@@ -88,75 +114,84 @@ def _chunk_day(S, o, bounded, nz, zero, one):
         S[o + R_Q1 * CH + i] = q1
         S[o + R_Q2 * CH + i] = q2
         S[o + R_ET * CH + i] = et
-        S[o + R_PW * CH + i] = pw
-        S[o + R_PE * CH + i] = pe
-        S[o + R_RECH * CH + i] = rech
-        S[o + R_EXC * CH + i] = excess
-        S[o + R_TOSOIL * CH + i] = tosoil
-        S[o + R_PERCO * CH + i] = perc
-        S[o + R_CAP * CH + i] = cap
-        S[o + R_EF * CH + i] = ef
-        S[o + R_LFR * CH + i] = lfr
-        S[o + R_CLAMP * CH + i] = clamp_w
+        if extra:
+            S[o + R_PW * CH + i] = pw
+            S[o + R_PE * CH + i] = pe
+            S[o + R_RECH * CH + i] = rech
+            S[o + R_EXC * CH + i] = excess
+            S[o + R_TOSOIL * CH + i] = tosoil
+            S[o + R_PERCO * CH + i] = perc
+            S[o + R_CAP * CH + i] = cap
+            S[o + R_EF * CH + i] = ef
+            S[o + R_LFR * CH + i] = lfr
+            S[o + R_CLAMP * CH + i] = clamp_w
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final,
-                       keep):
+                       keep, chk):
     """CPU variant of :func:`equations.forward_block` for basins b0..b1-1 (nmul <= CH), the
-    day's arithmetic vectorised across the cells of chunks of CH // nmul basins.
+    day's arithmetic vectorised across the cells of chunks of cb = CH // nmul basins.
 
     Days outer, chunks inner, so every day reads and writes one contiguous stretch of each
-    time-major array. Per day and chunk: gather the day's forcing and descaled dynamic
+    time-major array. Per day and chunk: copy the day's forcing and normalised dynamic
     parameters into the chunk's scratch (and, with ``keep``, the start-of-day states into
     ``store``), run the day for all its cells (``_chunk_day``), then write the nmul means
-    (summed in the order m = 0, 1, …) and, with a 7-slot store, the two powers. Without
-    ``keep`` the store is not touched (forward without gradients).
+    (summed in the order m = 0, 1, …, vectorised over the chunk's basins) and, with a 7-slot
+    store, the two powers. Without ``keep`` the store is not touched (forward without
+    gradients). Writes the block's input summary to ``chk`` (slots ``CHK_*``).
     """
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
     nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = unpack_constants(cst)
     keep_pw = keep and store.shape[3] > 5
+    extra = keep_pw or n_out > 5
     cb = CH // n_mul  # basins per chunk
     n_chunk = (b1 - b0 + cb - 1) // cb
     S = np.empty(n_chunk * N_ROW * CH, dtype=P.dtype)  # chunk c at S[c·N_ROW·CH:]
     S[:] = one  # cells past a chunk's end compute harmless values that nobody reads
     for c in range(n_chunk):
         o = c * (N_ROW * CH)
-        i = 0
-        for b in range(b0 + c * cb, min(b0 + (c + 1) * cb, b1)):
+        c0 = b0 + c * cb
+        for j in range(min(cb, b1 - c0)):
             for m in range(n_mul):
+                i = j * n_mul + m
                 for k in range(12):
-                    S[_ix(o, (R_FC + k), i)] = sta[b, m, k]
+                    S[_ix(o, (R_FC + k), i)] = sta[c0 + j, m, k]
                 for k in range(5):
-                    S[_ix(o, (R_SP + k), i)] = s0[k, b, m]
-                i += 1
+                    S[_ix(o, (R_SP + k), i)] = s0[k, c0 + j, m]
+                S[_ix(o, R_BAD, i)] = zero
+                S[_ix(o, R_TSUM, i)] = zero
     for t in range(n_t):
         for c in range(n_chunk):
             o = c * (N_ROW * CH)
             c0 = b0 + c * cb
-            c1 = min(c0 + cb, b1)
-            i = 0
-            for b in range(c0, c1):
+            nb = min(cb, b1 - c0)
+            for j in range(nb):
+                b = c0 + j
                 p = P[t, b]
                 tc = TC[t, b]
                 pet = PET[t, b]
                 for m in range(n_mul):
+                    i = j * n_mul + m
                     S[_ix(o, R_P, i)] = p
                     S[_ix(o, R_TC, i)] = tc
                     S[_ix(o, R_PET, i)] = pet
-                    S[_ix(o, R_BETA, i)] = dyn[t, b, m, 0] * sc0 + lo0
-                    S[_ix(o, R_K0, i)] = dyn[t, b, m, 1] * sc1 + lo1
-                    S[_ix(o, R_BETAET, i)] = dyn[t, b, m, 2] * sc2 + lo2
+                    S[_ix(o, R_D0, i)] = dyn[t, b, m, 0]
+                    S[_ix(o, R_D1, i)] = dyn[t, b, m, 1]
+                    S[_ix(o, R_D2, i)] = dyn[t, b, m, 2]
                     if keep:
                         for k in range(5):
                             store[t, b, m, k] = S[_ix(o, (R_SP + k), i)]
-                    i += 1
-            _chunk_day(S, o, bounded, nz, zero, one)
-            i = 0
-            for b in range(c0, c1):
+            if extra:
+                _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, True)
+            else:
+                _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, False)
+            for j in range(nb):
+                b = c0 + j
                 acc_q, acc_q0, acc_q1, acc_q2, acc_et = start_day(out, t, b, zero)
                 for m in range(n_mul):
+                    i = j * n_mul + m
                     q0 = S[_ix(o, R_Q0, i)]
                     q1 = S[_ix(o, R_Q1, i)]
                     q2 = S[_ix(o, R_Q2, i)]
@@ -175,16 +210,26 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
                                          S[_ix(o, R_LFR, i)], S[_ix(o, R_CLAMP, i)],
                                          S[_ix(o, R_SP, i)], S[_ix(o, R_MW, i)], S[_ix(o, R_SM, i)],
                                          S[_ix(o, R_SUZ, i)], S[_ix(o, R_SLZ, i)])
-                    i += 1
                 finish_day(out, t, b, inv_n, acc_q, acc_q0, acc_q1, acc_q2, acc_et)
+    vmin = np.inf
+    bad = 0.0
+    tsum = 0.0
     for c in range(n_chunk):
         o = c * (N_ROW * CH)
-        i = 0
-        for b in range(b0 + c * cb, min(b0 + (c + 1) * cb, b1)):
+        c0 = b0 + c * cb
+        for j in range(min(cb, b1 - c0)):
             for m in range(n_mul):
+                i = j * n_mul + m
                 for k in range(5):
-                    final[k, b, m] = S[_ix(o, (R_SP + k), i)]
-                i += 1
+                    final[k, c0 + j, m] = S[_ix(o, (R_SP + k), i)]
+                v = S[_ix(o, R_MIN, i)]
+                vmin = v if v < vmin else vmin
+                bad += S[_ix(o, R_BAD, i)]
+                tsum += S[_ix(o, R_TSUM, i)]
+    chk[CHK_MIN] = vmin
+    chk[CHK_BAD] = bad
+    chk[CHK_TSUM] = tsum
+    chk[CHK_N] = n_t * (b1 - b0) * n_mul
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -304,13 +349,17 @@ def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
-def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block,
-                   keep=True):
+def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block, keep,
+                   chk):
     """Run the time loop; fills ``out`` (nmul means), ``final`` and, with ``keep``, ``store``
     in place (without ``keep`` the store is not written: forward without gradients).
 
     Blocks of ``block`` basins run in parallel: ``_forward_block_vec`` when nmul <= CH,
-    ``_forward_block_phased`` otherwise (which always writes the store).
+    ``_forward_block_phased`` otherwise (which always writes the store). ``chk``
+    [n_block, N_CHK] (float64) receives each block's input summary (``CHK_*``: minimum of P,
+    PET, σ and 1 − σ; a sum that is NaN when an input is NaN or inf; the sum of T over cells;
+    the number of cell-days); NaN rows for blocks of the phased kernel, which does not
+    summarise its inputs. See :func:`input_summary`.
     """
     n_basin, n_mul = dyn.shape[1], dyn.shape[2]
     n_block = (n_basin + block - 1) // block
@@ -319,10 +368,25 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
         b1 = min(b0 + block, n_basin)
         if n_mul <= CH:
             _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
-                               final, keep)
+                               final, keep, chk[i])
         else:
             _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
                                   final)
+            chk[i, :] = np.nan
+
+
+def input_summary(chk: np.ndarray):
+    """(ok, t_mean) from ``forward_kernel``'s per-block ``chk``: ok is True when every block
+    was summarised and no input is NaN or inf, P and PET are >= 0 and σ is in [0, 1];
+    t_mean is the mean temperature over all cell-days (°C; NaN when not summarised)."""
+    if chk.shape[0] == 0:
+        return True, 0.0
+    if np.isnan(chk[:, CHK_N]).any():
+        return False, float("nan")
+    ok = bool(np.isfinite(chk[:, CHK_BAD]).all() and chk[:, CHK_BAD].sum() == 0.0
+              and chk[:, CHK_MIN].min() >= 0.0)
+    n = chk[:, CHK_N].sum()
+    return ok, float(chk[:, CHK_TSUM].sum() / n) if n > 0 else 0.0
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
