@@ -17,7 +17,12 @@
 * ``dhbv route --run-dir D --lateral F.nc --period START END --out Q.nc [--network N
   --attributes A]`` — route a daily lateral-inflow file (m³/s per reach) with a trained
   routing model (``train_routing``) and write the daily discharge of every reach
-  (docs/routing.md §10); another network needs its attributes.
+  (docs/routing.md §10); another network needs its attributes. With ``--out-dir DIR
+  [--chunk-years N] [--gauge-table G --gauges ID ...]`` instead of ``--out``: the period
+  (default: the whole file) in time chunks, each continuing from the previous chunk's end
+  state, into CF zarr stores DIR/chunks/<chunk>.zarr of every reach (and gauge), the states
+  DIR/states/<chunk>.pt and DIR/summary.csv; a rerun resumes at the first missing chunk
+  (docs/routing.md §11).
 * ``dhbv scaling-curve (--scores N=S.csv ... | --table T.csv) --out F.png [--table-out T.csv]``
   — data-scaling curve: median and quartiles of the test NSE of the same gauges for runs
   trained on N gauges.
@@ -144,9 +149,18 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--run-dir", required=True, help="routing run directory (train_routing)")
     o.add_argument("--lateral", required=True,
                    help="daily lateral inflow NetCDF (m3 s-1 over reach id and time)")
-    o.add_argument("--period", nargs=2, metavar=("START", "END"), required=True,
-                   help="days written (the next day's record is needed for the last one)")
-    o.add_argument("--out", required=True, help="output NetCDF: discharge (time, reach), m3 s-1")
+    o.add_argument("--period", nargs=2, metavar=("START", "END"), default=None,
+                   help="days written (the next day's record is needed for the last one); "
+                        "with --out-dir the records routed (default: the whole file)")
+    dest = o.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", help="output NetCDF: discharge (time, reach), m3 s-1")
+    dest.add_argument("--out-dir", help="route in time chunks with the state carried: CF zarr "
+                                        "stores, end states and summary.csv under this folder")
+    o.add_argument("--chunk-years", type=int, default=1, help="years per chunk (--out-dir)")
+    o.add_argument("--gauge-table", default=None,
+                   help="gauge table (STAID, COMID, FLOW_SCALE, ...) of --gauges (--out-dir)")
+    o.add_argument("--gauges", nargs="+", default=(), help="gauges also written (--out-dir)")
+    o.add_argument("--quiet", action="store_true", help="no progress bar (--out-dir)")
     o.add_argument("--network", default=None,
                    help="another network (dhbv NetCDF or DDR zarr; default: the run's own)")
     o.add_argument("--attributes", default=None,
@@ -249,9 +263,20 @@ def main(argv=None) -> int:
                                    clip_negative=args.clip_negative_sim,
                                    out_summary=args.summary)
             print(model_summary(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        elif args.command == "route" and args.out_dir:
+            from dhbv.routing.chunks import route_domain
+
+            if args.gauges and not args.gauge_table:
+                raise DhbvInputError("--gauges needs --gauge-table (STAID, COMID, FLOW_SCALE)")
+            route_domain(args.run_dir, args.lateral, args.out_dir, period=args.period,
+                         chunk_years=args.chunk_years, gauge_table=args.gauge_table,
+                         gauges=args.gauges, network=args.network, attributes=args.attributes,
+                         progress=not args.quiet)
         elif args.command == "route":
             from dhbv.routing.training import route_lateral_file
 
+            if args.period is None:
+                raise DhbvInputError("--period START END is required with --out")
             print(route_lateral_file(args.run_dir, args.lateral, args.out, args.period,
                                      network=args.network, attributes=args.attributes))
         elif args.command == "scaling-curve":

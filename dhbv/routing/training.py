@@ -203,7 +203,8 @@ def read_lateral(path, graph: RoutingGraph, first=None, last=None, *, clip_first
     i0, i1 = t.get_loc(a), t.get_loc(b) + 1
     order = np.empty(graph.n, np.int64)
     order[pos] = np.arange(ids.size)
-    v = np.asarray(var.transpose("time", idname).values[i0:i1], np.float64)[:, order]
+    v = np.asarray(var.isel(time=slice(i0, i1)).transpose("time", idname).values,
+                   np.float64)[:, order]
     bad = ~np.isfinite(v)
     if bad.any():
         k, j = np.argwhere(bad)[0]
@@ -705,23 +706,28 @@ def score_routing(run: RoutingRun, lateral, observations, gauge_table, gauges) -
 
 
 def route_flows(run_dir, lateral, observations, gauge_table, gauges, *, parameters_out,
-                discharge_out, scores_out, period=None) -> pd.DataFrame:
-    """Apply a trained routing run on its network: learned n, q per reach (NetCDF), routed
-    daily discharge of every reach over ``period`` (None: the whole lateral file but its last
-    day; NetCDF), scores of routed and unrouted flow at the gauges (CSV). All or nothing."""
+                scores_out, discharge_out=None, period=None) -> pd.DataFrame:
+    """Apply a trained routing run on its network: learned n, q per reach (NetCDF), scores of
+    routed and unrouted flow at the gauges (CSV) and, with ``discharge_out``, the routed daily
+    discharge of every reach over ``period`` (None: the whole lateral file but its last day;
+    NetCDF; the workflow writes it in time chunks instead, :mod:`dhbv.routing.chunks`). All or
+    nothing."""
     from dhbv.io.atomic import atomic_outputs
 
     run = load_routing_run(run_dir)
     pars = channel_parameters_dataset(run)
-    days, q, graph, _ = route_lateral(run, lateral, period)
-    dis = discharge_dataset(days, q, graph.ids, run, str(lateral))
+    dis = None
+    if discharge_out is not None:
+        days, q, graph, _ = route_lateral(run, lateral, period)
+        dis = discharge_dataset(days, q, graph.ids, run, str(lateral))
     scores = score_routing(run, lateral, observations, gauge_table, gauges)
     n = pars["n"].values
     log.info("learned n: min %.4f, p10 %.4f, median %.4f, p90 %.4f, max %.4f",
              *np.quantile(n, [0, 0.1, 0.5, 0.9, 1]))
     with atomic_outputs(parameters_out, discharge_out, scores_out) as (tp, td, ts):
         pars.to_netcdf(tp)
-        dis.to_netcdf(td)
+        if dis is not None:
+            dis.to_netcdf(td)
         scores.to_csv(ts, index=False, float_format="%.4f")
     log.info("routing scores:\n%s", scores.to_string(index=False))
     return scores

@@ -1,11 +1,18 @@
 # Learned Muskingum-Cunge routing of given lateral inflow on gauged network domains
 # (docs/routing.md#10-learned-channel-parameters): learn the channel parameters from the gauge
-# flows, then route every reach and score routed and unrouted flow at the gauges.
+# flows, score routed and unrouted flow at the gauges, then route the whole period in time
+# chunks, one job per chunk continuing from the previous chunk's end state, into CF zarr
+# stores of every reach and gauge (docs/routing.md#11-chunked-routing-and-its-products).
+
+from dhbv.routing.chunks import lateral_period, routing_chunk_labels
 
 ROUTING = config["routing"]
 ROUTING_DOMAINS = list(ROUTING["domains"])
-# everything that changes what is learned (the written output period only affects route_flows)
-ROUTING_TRAIN = {k: v for k, v in ROUTING.items() if k not in ("domains", "period")}
+# everything that changes what is learned (the routed period and its chunks only affect the
+# chunk jobs)
+ROUTING_TRAIN = {
+    k: v for k, v in ROUTING.items() if k not in ("domains", "period", "chunk_years")
+}
 
 for _d in ROUTING_DOMAINS:
     _cfg = config["domains"].get(_d) or {}
@@ -14,6 +21,50 @@ for _d in ROUTING_DOMAINS:
             f"dhbv workflow: error: routing.domains.{_d}: needs domains.{_d} with gauge_table "
             "and gauges (the gauges the routing is trained on)"
         )
+
+
+# chunk labels (YYYYMMDD-YYYYMMDD, time order) of each routing domain: routing.period, else the
+# lateral inflow's whole record, in routing.chunk_years-year chunks
+try:
+    _ROUTING_CHUNKS = {
+        d: routing_chunk_labels(
+            ROUTING["period"] or lateral_period(ROUTING["domains"][d]["lateral"]),
+            ROUTING["chunk_years"],
+        )
+        for d in ROUTING_DOMAINS
+    }
+except DhbvInputError as err:
+    sys.exit(f"dhbv workflow: error: {err}")
+
+
+def routing_chunks(domain):
+    """Chunk labels of a routing domain, in time order."""
+    return _ROUTING_CHUNKS[domain]
+
+
+def routing_chunk_is_first(wildcards):
+    return routing_chunks(wildcards.domain).index(wildcards.chunk) == 0
+
+
+def routing_chunk_files(wildcards):
+    """The trained routing model, the lateral inflow, the gauge table and, after the first
+    chunk, the previous chunk's end state."""
+    model = f"results/routing/{wildcards.domain}/model"
+    files = {
+        "model": f"{model}/routing_model.pt",
+        "statistics": f"{model}/attribute_statistics.json",
+        "options": f"{model}/options.yaml",
+        "reaches": f"{model}/reaches.nc",
+        "lateral": ROUTING["domains"][wildcards.domain]["lateral"],
+        "gauge_table": config["domains"][wildcards.domain]["gauge_table"],
+    }
+    chunks = routing_chunks(wildcards.domain)
+    k = chunks.index(wildcards.chunk)
+    if k > 0:
+        files["previous_state"] = (
+            f"results/routing/{wildcards.domain}/states/{chunks[k - 1]}.pt"
+        )
+    return files
 
 
 # network, gauge table and the routing input files of a domain
@@ -60,7 +111,6 @@ rule route_flows:
         reaches="results/routing/{domain}/model/reaches.nc",
     output:
         parameters="results/routing/{domain}/channel_parameters.nc",
-        discharge="results/routing/{domain}/discharge.nc",
         scores="results/routing/{domain}/scores.csv",
     log:
         "logs/route_flows/{domain}.log",
@@ -74,11 +124,62 @@ rule route_flows:
         runtime=30,
     params:
         gauges=lambda w: config["domains"][w.domain]["gauges"],
-        period=ROUTING["period"],
     script:
         "../scripts/route_flows.py"
+
+
+# One chunk of the routed period; the jobs of a domain form one chain and are submitted as one
+# cluster job (group route_domain). The parameters name only the chunk's own days, so a longer
+# period adds chunk jobs without rerunning the ones done.
+rule route_domain_chunk:
+    input:
+        unpack(routing_chunk_files),
+    output:
+        store=directory("results/routing/{domain}/chunks/{chunk}.zarr"),
+        state="results/routing/{domain}/states/{chunk}.pt",
+    log:
+        "logs/route_domain_chunk/{domain}_{chunk}.log",
+    benchmark:
+        "logs/benchmarks/route_domain_chunk/{domain}_{chunk}.tsv"
+    group:
+        "route_domain"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        first=routing_chunk_is_first,
+        gauges=lambda w: config["domains"][w.domain]["gauges"],
+    script:
+        "../scripts/route_domain_chunk.py"
+
+
+rule summarize_domain_routing:
+    input:
+        stores=lambda w: expand(
+            "results/routing/{domain}/chunks/{chunk}.zarr",
+            domain=w.domain,
+            chunk=routing_chunks(w.domain),
+        ),
+    output:
+        summary="results/routing/{domain}/summary.csv",
+    log:
+        "logs/summarize_domain_routing/{domain}.log",
+    group:
+        "route_domain"
+    conda:
+        "../../envs/dhbv.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/summarize_domain_routing.py"
 
 
 rule all_routing:
     input:
         expand("results/routing/{domain}/scores.csv", domain=ROUTING_DOMAINS),
+        expand("results/routing/{domain}/summary.csv", domain=ROUTING_DOMAINS),

@@ -1,5 +1,6 @@
-"""Rule route_flows: learned n and q per reach, routed daily flow of every reach, routed and
-unrouted scores at the gauges (dhbv.routing.training.route_flows)."""
+"""Rule route_flows: learned n and q per reach, routed and unrouted scores at the gauges
+(dhbv.routing.training.route_flows); the routed flow of every reach is written in time chunks
+by route_domain_chunk."""
 
 from pathlib import Path
 
@@ -14,7 +15,5 @@ route_flows(
     snakemake.input.gauge_table,
     snakemake.params.gauges,
     parameters_out=snakemake.output.parameters,
-    discharge_out=snakemake.output.discharge,
     scores_out=snakemake.output.scores,
-    period=snakemake.params.period,
 )
