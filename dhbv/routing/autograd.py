@@ -45,7 +45,8 @@ class RoutingPlan:
     start_conv : accumulate the state before each step (else after it);
     aux [2, n], xw [n], cst : see ``celerity``; down : downstream index (int32, −1 outlet);
     ro_idx [r] : readout reaches; blk [n_steps] : output row per accumulated state; rows :
-    number of output rows; graph : the :class:`RoutingGraph` (for the GPU schedule).
+    number of output rows; graph : the :class:`RoutingGraph` (for the GPU schedule);
+    all_reaches : True when ro_idx is 0 … n−1 (None: check).
     """
 
     mode: int
@@ -60,10 +61,14 @@ class RoutingPlan:
     blk: np.ndarray
     rows: int
     graph: object = None
+    all_reaches: bool | None = None
 
     @property
     def ro_all(self) -> bool:
-        """True when every reach is read out in network order."""
+        """True when every reach is read out in network order (``all_reaches`` when the
+        caller knows it, else checked)."""
+        if self.all_reaches is not None:
+            return self.all_reaches
         n = self.down.size
         return self.ro_idx.size == n and bool((self.ro_idx == np.arange(n)).all())
 

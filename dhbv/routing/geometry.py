@@ -14,10 +14,12 @@ ln K = θ0 − θ1·ln Q with θ1 = 2/(5+3q) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numba import njit
 
 from dhbv.errors import DhbvInputError
 
@@ -40,23 +42,82 @@ class ChannelParameters:
     k: torch.Tensor | float | None = None
 
 
+def _count_bad_cpu(t: torch.Tensor, allow_zero: bool) -> int:
+    v = t.detach()
+    if v.dtype not in (torch.float32, torch.float64) or not v.is_contiguous():
+        v = v.double().contiguous()
+    return int(_count_bad(v.numpy(), allow_zero))
+
+
+@njit(cache=True, error_model="numpy")
+def _count_bad(x, allow_zero):
+    """Number of NaN/infinite values and of values below 0 (``allow_zero``) or <= 0."""
+    bad = 0
+    for i in range(x.size):
+        v = x[i]
+        if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+            bad += 1
+    return bad
+
+
 def _vec(value, name: str, n: int, dtype, device) -> torch.Tensor:
+    """``value`` as a tensor of shape (n,) (a scalar is expanded, not copied), validated in
+    one pass: finite and > 0 (q: >= 0)."""
     if value is None:
         raise DhbvInputError(f"{name}: required by this routing geometry")
     t = torch.as_tensor(value, dtype=dtype, device=device)
     if t.dim() == 0:
-        t = t.expand(n)
+        v = float(t)
+        if not math.isfinite(v) or v < 0 or (v == 0 and name != "q"):
+            what = "negative" if name == "q" else "zero, negative"
+            raise DhbvInputError(f"{name}: {n} reaches have a {what} or NaN value")
+        return t.expand(n)
     if t.shape != (n,):
         raise DhbvInputError(f"{name}: shape {tuple(t.shape)}, expected ({n},) or a scalar")
-    bad = ~torch.isfinite(t.detach())
-    if name != "q":
-        bad |= t.detach() <= 0
+    if t.is_cuda:
+        d = t.detach()
+        bad = int((~torch.isfinite(d) | (d < 0 if name == "q" else d <= 0)).sum())
     else:
-        bad |= t.detach() < 0
-    if bool(bad.any()):
+        bad = _count_bad_cpu(t, name == "q")
+    if bad:
         what = "negative" if name == "q" else "zero, negative"
-        raise DhbvInputError(f"{name}: {int(bad.sum())} reaches have a {what} or NaN value")
+        raise DhbvInputError(f"{name}: {bad} reaches have a {what} or NaN value")
     return t
+
+
+def _reach_constants(graph, options, dtype, device) -> dict:
+    """Per-reach constants of ``graph`` that do not depend on the learned parameters
+    (√S with the slope floor, logs of lengths, the K bounds), cached on the graph per
+    (geometry, slope floor, velocity bounds, dtype, device). The cache is keyed on the
+    identity of ``graph.length_m`` and ``graph.slope``: replace those arrays, do not edit
+    them in place."""
+    key = (options.geometry, options.slope_min, options.v_bounds, dtype, str(device),
+           id(graph.length_m), id(graph.slope))
+    cache = graph.__dict__.setdefault("_kernel_constants", {})
+    if key in cache:
+        return cache[key]
+    vmin, vmax = options.v_bounds
+    length = np.asarray(graph.length_m, np.float64)
+    root_s = np.sqrt(np.maximum(graph.slope, options.slope_min))
+    n = length.size
+    if options.geometry == "linear":
+        c = {"aux": np.stack([np.zeros(n), np.full(n, np.inf)])}
+    elif options.geometry == "wide":
+        lc = length / KINEMATIC_FACTOR
+        with np.errstate(divide="ignore"):
+            kmax = lc / vmin if vmin > 0 else np.full(n, np.inf)
+        # θ0 = ln(lc) − ln(√S/n) − θ1·ln(n(q+1)/(p√S)) = A + ln n − θ1·(ln n + ln(1+q) − ln p − B)
+        c = {"A": np.log(lc) - np.log(root_s), "B": np.log(root_s),
+             "aux": np.stack([lc / vmax, kmax])}
+    else:
+        lfac = length / KINEMATIC_FACTOR if options.geometry == "trapezoid" else length
+        c = {"root_s": root_s, "aux": np.stack([lfac, np.zeros(n)])}
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    out = {k: torch.as_tensor(v.astype(np_dtype), device=device) for k, v in c.items()}
+    if len(cache) > 8:
+        cache.clear()
+    cache[key] = out
+    return out
 
 
 def kernel_parameters(graph, params: ChannelParameters, options, dtype=torch.float32,
@@ -64,34 +125,29 @@ def kernel_parameters(graph, params: ChannelParameters, options, dtype=torch.flo
     """(theta [m, n], aux [2, n]) for the kernels; theta carries the autograd graph.
 
     aux holds non-differentiable per-reach constants: for the power law (K) bounds
-    [K_min, K_max] [s], for the trapezoids the length factor (3L/5 or L) [m].
+    [K_min, K_max] [s], for the trapezoids the length factor (3L/5 or L) [m]. The parts that
+    depend only on the network (√S, logs of the lengths, aux) are computed once per graph and
+    options (``_reach_constants``).
     """
     n = graph.n
-    length = torch.as_tensor(graph.length_m, dtype=dtype, device=device)
-    slope = torch.as_tensor(np.maximum(graph.slope, options.slope_min), dtype=dtype,
-                            device=device)
-    root_s = torch.sqrt(slope)
-    vmin, vmax = options.v_bounds
+    c = _reach_constants(graph, options, dtype, device)
+    aux = c["aux"]
     if options.geometry == "linear":
         k = _vec(params.k, "k", n, dtype, device)
         theta = torch.stack([torch.log(k), torch.zeros_like(k)])
-        aux = torch.stack([torch.zeros_like(length), torch.full_like(length, float("inf"))])
         return theta, aux
     mann = _vec(params.n, "n", n, dtype, device)
     expo = _vec(params.q, "q", n, dtype, device)
     width = _vec(params.p, "p", n, dtype, device)
     if options.geometry == "wide":
         e = 2.0 / (5.0 + 3.0 * expo)
-        a = torch.log(mann * (expo + 1.0) / (width * root_s))
-        lc = length / KINEMATIC_FACTOR
-        theta = torch.stack([torch.log(lc) - torch.log(root_s / mann) - e * a, e])
-        with np.errstate(divide="ignore"):
-            aux = torch.stack([lc / vmax, lc / vmin if vmin > 0 else torch.full_like(lc, np.inf)])
+        ln_n = torch.log(mann)
+        inner = ln_n + torch.log1p(expo) - torch.log(width) - c["B"]
+        theta = torch.stack([c["A"] + ln_n - e * inner, e])
         return theta, aux
+    root_s = c["root_s"]
     qe = expo + options.q_eps
     e3 = 3.0 / (5.0 + 3.0 * qe)
     a = torch.log(mann * (qe + 1.0) / (width * root_s + options.manning_eps))
     theta = torch.stack([a, e3, width, qe, root_s / mann])
-    lfac = length / KINEMATIC_FACTOR if options.geometry == "trapezoid" else length
-    aux = torch.stack([lfac, torch.zeros_like(lfac)])
     return theta, aux

@@ -111,12 +111,11 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     q = np.empty_like(q0)
     b = np.empty_like(q0)
     c1 = np.empty_like(q0)
-    # upstream sums, built by the sweep and consumed by the next step's coefficient pass:
-    # inf = Σ_up of the values the solve uses (Q_j(t+1) when clamping in the sweep, x_j when
-    # clamping after it); infq = Σ_up Q_j(t+1), the next step's I(t) (kept apart from inf
-    # even when equal: reading and zeroing one array in the parallel pass is much slower)
+    # upstream sums, one array: the sweep pushes the values the solve uses (Q_j(t+1) when
+    # clamping in the sweep, x_j when clamping after it) and leaves them; the clamp loop then
+    # lifts the "after" sums to Σ_up Q_j(t+1), the next step's I(t), which the coefficient
+    # pass reads and resets (one array read and written by the sweep instead of two)
     inf = np.zeros_like(q0)
-    infq = np.zeros_like(q0)
     clamp_at = np.empty(n, dtype=np.int32)        # reaches clamped in the current step,
     clamp_val = np.empty((3, n), dtype=q0.dtype)  # their x, Q(t) and downstream Q(t)
     for i in range(n):
@@ -125,9 +124,7 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     for i in range(n):
         if down[i] >= 0:
             inf[down[i]] += q[i]
-    infq[:] = inf
-    inf[:] = zero  # the sweep reads and resets inf[i]; infq is reset by the coefficient pass
-    diag[4] += prism_storage(mode, q, infq, theta, aux, xw, cst)
+    diag[4] += prism_storage(mode, q, inf, theta, aux, xw, cst)
     n_neg = 0
     n_clamp = 0
     vol_clamp = 0.0
@@ -143,20 +140,19 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
                 sums[row, i] += q[i]
                 k = travel_time(mode, q[i], theta, aux, i, cst)
                 cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
-                b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+                b[i] = cc2 * inf[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
                 c1[i] = cc1
-                infq[i] = zero
+                inf[i] = zero
         else:
             for i in prange(n):
                 k = travel_time(mode, q[i], theta, aux, i, cst)
                 cc1, cc2, cc3, cc4 = coefficients(k, xw[i], cst)
-                b[i] = cc2 * infq[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
+                b[i] = cc2 * inf[i] + cc3 * q[i] + cc4 * _floor(qlat[r, i], qmin)
                 c1[i] = cc1
-                infq[i] = zero
+                inf[i] = zero
         n_step_clamp = 0
         for i in range(n):
             x = b[i] + c1[i] * inf[i]
-            inf[i] = zero
             if keep:
                 store[t + 1, i] = x
             qn = x
@@ -170,15 +166,17 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
                 n_step_clamp += 1
             if kd >= 0:
                 inf[kd] += x if after else qn
-                infq[kd] += qn
             else:
                 vol_out += float(half_dt) * (float(q[i]) + float(qn))
             q[i] = qn
         for c in range(n_step_clamp):
             i = clamp_at[c]
             x = clamp_val[0, c]
+            kd = down[i]
+            if after and kd >= 0:  # the downstream sum held x_i: make it Σ_up Q_j(t+1)
+                inf[kd] += qmin - x
             n_neg += x < zero
-            vol_clamp += clamp_volume(mode, after, i, down[i], qmin - x, clamp_val[1, c],
+            vol_clamp += clamp_volume(mode, after, i, kd, qmin - x, clamp_val[1, c],
                                       clamp_val[2, c], theta, aux, xw, cst)
         n_clamp += n_step_clamp
     if not start_conv and n_steps:
@@ -189,7 +187,7 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     diag[1] += n_clamp
     diag[2] += vol_clamp
     diag[3] += vol_out
-    diag[5] += prism_storage(mode, q, infq, theta, aux, xw, cst)
+    diag[5] += prism_storage(mode, q, inf, theta, aux, xw, cst)
 
 
 @njit(parallel=True, **_opts)

@@ -115,11 +115,39 @@ def _lateral_volumes(lateral: torch.Tensor, q_min: float) -> tuple[float, float]
 
 def _readout(readout, n: int) -> np.ndarray:
     if readout is None:
-        return np.arange(n, dtype=np.int32)
+        return _all_reaches(n)
     idx = np.atleast_1d(np.asarray(readout, np.int64))
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise DhbvInputError(f"readout: reach index out of range [0, {n})")
     return idx.astype(np.int32)
+
+
+_ARANGE: dict = {}
+
+
+def _all_reaches(n: int) -> np.ndarray:
+    """0 … n−1 (int32, cached: the readout of every reach; never written)."""
+    idx = _ARANGE.get(n)
+    if idx is None:
+        if len(_ARANGE) > 8:
+            _ARANGE.clear()
+        idx = _ARANGE[n] = np.arange(n, dtype=np.int32)
+    return idx
+
+
+def _muskingum_x(graph: RoutingGraph, x, default: float, np_dtype) -> np.ndarray:
+    """Per-reach Muskingum X [n] in the kernels' dtype (the default cached on the graph)."""
+    if x is None:
+        cache = graph.__dict__.setdefault("_kernel_constants", {})
+        key = ("x", default, np_dtype, graph.n)
+        if key not in cache:
+            xw = np.full(graph.n, default, dtype=np_dtype)
+            cache[key] = xw
+        return cache[key]
+    xw = np.asarray(x, np.float64)
+    if xw.shape != (graph.n,) or not ((xw >= 0) & (xw <= 0.5)).all():
+        raise DhbvInputError("x: expected one Muskingum X in [0, 0.5] per reach")
+    return xw.astype(np_dtype)
 
 
 def hot_start(graph: RoutingGraph, lateral0: torch.Tensor, q_min: float = 1e-4) -> torch.Tensor:
@@ -171,16 +199,15 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
             raise DhbvInputError(f"state.discharge: shape {tuple(q0.shape)}, expected "
                                  f"({graph.n},)")
     blk, n_blocks, new_count, new_skip = block_schedule(n_steps, skip, count, length)
-    xw = np.full(graph.n, options.x) if x is None else np.asarray(x, np.float64)
-    if xw.shape != (graph.n,) or not ((xw >= 0) & (xw <= 0.5)).all():
-        raise DhbvInputError("x: expected one Muskingum X in [0, 0.5] per reach")
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    xw = _muskingum_x(graph, x, options.x, np_dtype)
     plan = RoutingPlan(
         mode=options.mode, after=options.clamp_after, hold=hold,
-        start_conv=convention == "start", aux=aux.detach().cpu().numpy().astype(np_dtype),
-        xw=xw.astype(np_dtype), cst=celerity.make_constants(options, np_dtype),
+        start_conv=convention == "start",
+        aux=np.ascontiguousarray(aux.detach().cpu().numpy(), dtype=np_dtype),
+        xw=xw, cst=celerity.make_constants(options, np_dtype),
         down=graph.downstream, ro_idx=ro_idx,
-        blk=blk, rows=n_blocks + 1, graph=graph)
+        blk=blk, rows=n_blocks + 1, graph=graph, all_reaches=readout is None or None)
     sums, qfinal, diag = MuskingumCungeFunction.apply(lateral, theta, q0, plan)
     if count and n_steps:
         extra = torch.zeros_like(sums)
