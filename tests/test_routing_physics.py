@@ -1,6 +1,8 @@
 """Muskingum–Cunge physics: analytic responses, the exact sweep, steady state, split runs,
 clamp semantics and the water balance."""
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +133,24 @@ def test_clamp_modes_differ_and_match_reference():
         assert res.diagnostics.n_negative > 0
         out[clamp] = res.mean
     assert not torch.allclose(out["after"], out["sweep"])
+
+
+def test_per_solve_diagnostics_log_at_debug_only(caplog):
+    """A solve with negative solves logs its diagnostics at DEBUG, never at INFO (training
+    calls route thousands of times); the counts stay in the returned diagnostics."""
+    graph = tree7()
+    pars = ChannelParameters(k=torch.tensor([9000.0, 9000, 20000, 9000, 30000, 25000, 20000],
+                                            dtype=F64))
+    opts = RoutingOptions(geometry="linear", dt=1800.0, q_min=0.05, x=0.45)
+    with caplog.at_level(logging.INFO, "dhbv.routing.solver"):
+        res = route(graph, _flashy(), pars, options=opts, record_seconds=4 * 3600,
+                    day_offset_hours=0)
+    assert res.diagnostics.n_negative > 0 and not caplog.records
+    with caplog.at_level(logging.DEBUG, "dhbv.routing.solver"):
+        route(graph, _flashy(), pars, options=opts, record_seconds=4 * 3600,
+              day_offset_hours=0)
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert f"{res.diagnostics.n_negative} negative solves" in caplog.text
 
 
 @pytest.mark.parametrize("clamp", ["after", "sweep"])

@@ -222,5 +222,9 @@ def route(graph: RoutingGraph, lateral: torch.Tensor, params: ChannelParameters,
         clamp_volume_m3=float(d[2]), inflow_volume_m3=inflow * seconds,
         lateral_floor_volume_m3=floor_added * seconds, outflow_volume_m3=float(d[3]),
         storage_start_m3=float(d[4]), storage_end_m3=float(d[5]))
-    log.log(logging.INFO if diagnostics.n_negative else logging.DEBUG, diagnostics.summary())
+    # per solve: DEBUG only (training calls this thousands of times); the callers that end a
+    # run (train_routing per epoch, route_flows, the chunked driver) log the summed
+    # diagnostics once at INFO
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(diagnostics.summary())
     return RoutingResult(mean, new_state, diagnostics)
