@@ -289,3 +289,47 @@ def test_state_file_records_what_it_belongs_to(case):
     cs = load_state(st, network=network_id(graph), model=model_id(case / "model0"),
                     valid_at="1981-07-01", dt=3600.0, day_offset_hours=9.0, gauges=[])
     assert cs.state.pending_count == 15 and cs.state.discharge.shape == (213,)
+
+
+# ----------------------------------------------------------------------------- unit runoff
+def _unit_store(path, ids, area, days, runoff_mmd):
+    from dhbv.simulation.store import ChunkStore
+
+    st = ChunkStore(path, ids, days, ["runoff"], area=area)
+    st.write(0, len(ids), {"runoff": runoff_mmd})
+    return st.commit()
+
+
+def test_unit_runoff_of_the_domain_simulation_as_lateral_inflow(case, tmp_path):
+    """Chunk stores of unit runoff (mm d-1, dims unit, time) over the Juniata's unit
+    catchments, made from Q′ (m³ s-1 × 86.4 / area), route as Q′ does (to the float32 rounding
+    of the stores); missing or extra units are refused with one line."""
+    from dhbv.routing.chunks import UnitRunoffLateral
+
+    with xr.open_dataset(case / "lateral.nc") as ds:
+        q = ds["Qr"].sel(time=slice("1980-06-01", "1981-06-30"))
+        ids, days = q["divide_id"].values, pd.DatetimeIndex(q["time"].values)
+        qv = q.transpose("divide_id", "time").values.astype(np.float64)
+    area = np.linspace(5.0, 120.0, ids.size)                    # km², any positive areas
+    mmd = (qv * 86.4 / area[:, None]).astype(np.float32)
+    cut = days.get_loc(pd.Timestamp("1980-12-31"))
+    stores = [_unit_store(tmp_path / "u1.zarr", ids, area, days[:cut + 1], mmd[:, :cut + 1]),
+              _unit_store(tmp_path / "u2.zarr", ids, area, days[cut + 1:], mmd[:, cut + 1:])]
+    src = UnitRunoffLateral(stores)
+    route_chunk(case / "model0", src, ("1980-07-01", "1981-06-30"), tmp_path / "a.zarr",
+                tmp_path / "a.pt", first=True)
+    route_chunk(case / "model0", case / "lateral.nc", ("1980-07-01", "1981-06-30"),
+                tmp_path / "b.zarr", tmp_path / "b.pt", first=True)
+    a, b = open_store(tmp_path / "a.zarr"), open_store(tmp_path / "b.zarr")
+    np.testing.assert_allclose(a["streamflow"].values, b["streamflow"].values, rtol=2e-6)
+    assert a.attrs["warmup_days"] == 30
+    bad = _unit_store(tmp_path / "u3.zarr", ids[1:], area[1:], days, mmd[1:])
+    with pytest.raises(DhbvInputError, match="no unit runoff for 1 network reaches") as err:
+        route_chunk(case / "model0", UnitRunoffLateral([bad]), ("1980-07-01", "1981-06-30"),
+                    tmp_path / "c.zarr", tmp_path / "c.pt", first=True)
+    assert "\n" not in str(err.value) and not (tmp_path / "c.zarr").exists()
+    extra = _unit_store(tmp_path / "u4.zarr", np.r_[ids, 1], np.r_[area, 1.0], days,
+                        np.r_[mmd, mmd[:1]])
+    with pytest.raises(DhbvInputError, match="1 units are not reaches of the network"):
+        route_chunk(case / "model0", UnitRunoffLateral([extra]), ("1980-07-01", "1981-06-30"),
+                    tmp_path / "c.zarr", tmp_path / "c.pt", first=True)

@@ -117,6 +117,13 @@ def routing_chunk_labels(period, chunk_years: int) -> list[str]:
     return [chunk_label(c) for c in routing_chunks(period, chunk_years)]
 
 
+def previous_chunk_state(states_dir, labels, label) -> dict:
+    """``{"previous_state": <states_dir>/<previous label>.pt}`` for a chunk after the first of
+    ``labels``, else ``{}`` (the workflow's input of a chunk job)."""
+    k = list(labels).index(label)
+    return {"previous_state": f"{states_dir}/{labels[k - 1]}.pt"} if k else {}
+
+
 def lateral_period(lateral) -> list[str]:
     """[first, last] record dates of a lateral-inflow file (the routed period when
     ``routing.period`` is null)."""
@@ -146,6 +153,74 @@ class LateralFile:
         from .training import read_lateral
 
         return read_lateral(self.path, graph, first, last, clip_first=clip_first, what=what)
+
+
+class UnitRunoffLateral:
+    """Lateral inflow from the unit runoff of domain-simulation chunk stores
+    (:mod:`dhbv.simulation.store`, dims unit, time): ``variable`` [mm d-1] × the unit's
+    ``area`` [km²] / 86.4 → m³ s-1, each unit catchment feeding the reach of the same id.
+
+    One-line errors for unit ids that are not reaches of the network, network reaches without
+    a unit, units without a positive area, days outside the stores, NaN or negative runoff."""
+
+    def __init__(self, stores, variable: str = "runoff"):
+        self.stores = [str(p) for p in stores]
+        if not self.stores:
+            raise DhbvInputError("unit runoff: no domain-simulation chunk stores given")
+        self.variable = variable
+        self.name = (self.stores[0] if len(self.stores) == 1
+                     else f"{self.stores[0]} .. {Path(self.stores[-1]).name}")
+
+    def read(self, graph, first, last, *, clip_first=False, what="the chunk"):
+        from dhbv.simulation.store import open_chunks
+
+        from .training import LateralInflow
+
+        ds = open_chunks(self.stores)
+        name = f"unit runoff {self.name}"
+        if self.variable not in ds or "area" not in ds.coords:
+            raise DhbvInputError(f"{name}: no {self.variable!r} with a unit area; simulate the "
+                                 "domain with that output first")
+        try:
+            ids = np.array([int(u) for u in ds["unit"].values], np.int64)
+        except ValueError:
+            raise DhbvInputError(f"{name}: unit ids are not reach ids (integers); the network "
+                                 "needs one unit catchment per reach (COMID)") from None
+        pos = graph.index_of(ids)
+        if (pos < 0).any():
+            extra = ids[pos < 0]
+            raise DhbvInputError(f"{name}: {extra.size} units are not reaches of the network "
+                                 f"(e.g. {extra[:5].tolist()}); simulate the network's units")
+        missing = np.setdiff1d(graph.ids, ids)
+        if missing.size or np.unique(ids).size != ids.size:
+            raise DhbvInputError(f"{name}: no unit runoff for {missing.size} network reaches "
+                                 f"(e.g. {missing[:5].tolist()}) or duplicate unit ids; "
+                                 "simulate every unit of the network once")
+        area = np.asarray(ds["area"].values, np.float64)
+        if not (np.isfinite(area) & (area > 0)).all():
+            raise DhbvInputError(f"{name}: unit area missing or not positive for "
+                                 f"{int((~(np.isfinite(area) & (area > 0))).sum())} units; "
+                                 "the unit attributes need the area (km2)")
+        t = pd.DatetimeIndex(ds["time"].values)
+        a = t[0] if first is None else pd.Timestamp(first)
+        b = t[-1] if last is None else pd.Timestamp(last)
+        if clip_first:
+            a = max(a, t[0])
+        if a < t[0] or b > t[-1] or b < a:
+            raise DhbvInputError(f"{name}: {what} needs {a.date()}..{b.date()} but the stores "
+                                 f"cover {t[0].date()}..{t[-1].date()}; simulate those days")
+        i0, i1 = t.get_loc(a), t.get_loc(b) + 1
+        order = np.empty(graph.n, np.int64)
+        order[pos] = np.arange(ids.size)
+        r = np.asarray(ds[self.variable].isel(time=slice(i0, i1)).transpose("time", "unit")
+                       .values, np.float64)
+        bad = ~np.isfinite(r) | (r < 0)
+        if bad.any():
+            k, j = np.argwhere(bad)[0]
+            raise DhbvInputError(f"{name}: {int(bad.sum())} NaN or negative values (first: "
+                                 f"unit {ids[j]} on {t[i0 + k].date()})")
+        v = (r * (area / 86.4))[:, order]          # mm d-1 × km² → m³ s-1
+        return LateralInflow(t[i0:i1], v, name)
 
 
 def _lateral_source(lateral):
@@ -572,6 +647,6 @@ def summarize_domain_routing(stores, summary_csv, echo=print) -> pd.DataFrame:
     return t
 
 
-__all__ = ["ChunkState", "LateralFile", "load_state", "model_id", "network_id",
+__all__ = ["ChunkState", "LateralFile", "UnitRunoffLateral", "load_state", "model_id", "network_id",
            "route_chunk", "route_domain", "route_domain_chunk", "routing_chunk_labels",
            "routing_chunks", "save_state", "summarize_domain_routing"]

@@ -4,7 +4,7 @@
 # chunks, one job per chunk continuing from the previous chunk's end state, into CF zarr
 # stores of every reach and gauge (docs/routing.md#11-chunked-routing-and-its-products).
 
-from dhbv.routing.chunks import lateral_period, routing_chunk_labels
+from dhbv.routing.chunks import lateral_period, previous_chunk_state, routing_chunk_labels
 
 ROUTING = config["routing"]
 ROUTING_DOMAINS = list(ROUTING["domains"])
@@ -37,34 +37,22 @@ except DhbvInputError as err:
     sys.exit(f"dhbv workflow: error: {err}")
 
 
-def routing_chunks(domain):
-    """Chunk labels of a routing domain, in time order."""
-    return _ROUTING_CHUNKS[domain]
+# the first chunk hot-starts; every later one reads the previous chunk's end state
+routing_chunk_is_first = lambda w: _ROUTING_CHUNKS[w.domain].index(w.chunk) == 0
 
-
-def routing_chunk_is_first(wildcards):
-    return routing_chunks(wildcards.domain).index(wildcards.chunk) == 0
-
-
-def routing_chunk_files(wildcards):
-    """The trained routing model, the lateral inflow, the gauge table and, after the first
-    chunk, the previous chunk's end state."""
-    model = f"results/routing/{wildcards.domain}/model"
-    files = {
-        "model": f"{model}/routing_model.pt",
-        "statistics": f"{model}/attribute_statistics.json",
-        "options": f"{model}/options.yaml",
-        "reaches": f"{model}/reaches.nc",
-        "lateral": ROUTING["domains"][wildcards.domain]["lateral"],
-        "gauge_table": config["domains"][wildcards.domain]["gauge_table"],
-    }
-    chunks = routing_chunks(wildcards.domain)
-    k = chunks.index(wildcards.chunk)
-    if k > 0:
-        files["previous_state"] = (
-            f"results/routing/{wildcards.domain}/states/{chunks[k - 1]}.pt"
-        )
-    return files
+# the trained routing model, the lateral inflow, the gauge table and, after the first chunk,
+# the previous chunk's end state
+routing_chunk_files = lambda w: {
+    "model": f"results/routing/{w.domain}/model/routing_model.pt",
+    "statistics": f"results/routing/{w.domain}/model/attribute_statistics.json",
+    "options": f"results/routing/{w.domain}/model/options.yaml",
+    "reaches": f"results/routing/{w.domain}/model/reaches.nc",
+    "lateral": ROUTING["domains"][w.domain]["lateral"],
+    "gauge_table": config["domains"][w.domain]["gauge_table"],
+    **previous_chunk_state(
+        f"results/routing/{w.domain}/states", _ROUTING_CHUNKS[w.domain], w.chunk
+    ),
+}
 
 
 # network, gauge table and the routing input files of a domain
@@ -161,7 +149,7 @@ rule summarize_domain_routing:
         stores=lambda w: expand(
             "results/routing/{domain}/chunks/{chunk}.zarr",
             domain=w.domain,
-            chunk=routing_chunks(w.domain),
+            chunk=_ROUTING_CHUNKS[w.domain],
         ),
     output:
         summary="results/routing/{domain}/summary.csv",
