@@ -51,6 +51,16 @@ def test_dry_run_default_config(tmp_path):
     assert counts["train_model"] == 1 and counts["simulate_basins"] == 2
     assert counts["aggregate_forcing"] == 2 and counts["build_coverage_weights"] == 2
 
+def test_dry_run_routes_the_juniata_in_yearly_chunks(tmp_path):
+    """The demo routes the Juniata's Q' over its whole record, 1980-2010, in 31 yearly chunks."""
+    work = copy_workflow(tmp_path)
+    proc = run_snakemake(work, "-n", "results/routing/juniata/summary.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["route_domain_chunk"] == 31 and counts["summarize_domain_routing"] == 1
+    for label in ("19800101-19801231", "20100101-20101231"):
+        assert f"results/routing/juniata/chunks/{label}.zarr" in proc.stdout
+
 
 def test_lint_is_clean(tmp_path):
     work = copy_workflow(tmp_path)
@@ -211,13 +221,18 @@ def test_params_edit_reruns_exactly_the_affected_rules(demo_run):
     # A gauge-table option affects only the gauge subnetworks and their membership.
     assert dry_run_with("network: {require_da_valid: true}\n") == {
         "build_gauge_subnetworks": 1, "build_membership": 1, **cfg, "all": 1}
-    # The slope floor affects the topology build and what depends on it (the learned routing).
+    # The slope floor affects the topology build and what depends on it (the learned routing
+    # and its chunked products).
+    routing = {"train_routing": 1, "route_flows": 1, "route_domain_chunk": 1,
+               "summarize_domain_routing": 1}
     assert dry_run_with("network: {min_slope: 0.002}\n") == {
         "build_topology": 1, "build_gauge_subnetworks": 1, "build_membership": 1,
-        "train_routing": 1, "route_flows": 1, **cfg, "all": 1}
+        **routing, **cfg, "all": 1}
     # A routing option relearns the routing and reapplies it, nothing else.
-    assert dry_run_with("routing: {lr: 0.01}\n") == {
-        "train_routing": 1, "route_flows": 1, **cfg, "all": 1}
+    assert dry_run_with("routing: {lr: 0.01}\n") == {**routing, **cfg, "all": 1}
+    # A longer routed period adds chunk jobs; the chunk done is not routed again.
+    assert dry_run_with("routing: {period: ['1982-10-01', '1984-09-30']}\n") == {
+        "route_domain_chunk": 1, "summarize_domain_routing": 1, **cfg, "all": 1}
     # A training option reruns training and the simulations that use the models, nothing else.
     pub = {"train_fold": 2, "simulate_fold": 2, "collect_ungauged_scores": 1}
     evaluation = {"evaluate_models": 1, **{f"plot_{f}": 1 for f in EVALUATION_FIGURES}}
