@@ -98,7 +98,8 @@ def _kernel_summary(forcing, dyn, n_threads_block=2):
     final = np.empty((5, n_b, n_mul), dtype=np.float32)
     chk = np.empty((-(-n_b // n_threads_block), kernels_cpu.N_CHK))
     kernels_cpu.forward_kernel(f[..., 0], f[..., 1], f[..., 2], d, sta, s0, False, cst, out,
-                               store, final, n_threads_block, False, chk)
+                               store, final, n_threads_block, False, chk,
+                               d.transpose(0, 1, 3, 2))
     ok, t_mean = kernels_cpu.input_summary(chk)
     return check_summary(ok, t_mean), t_mean
 

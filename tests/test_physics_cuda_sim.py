@@ -26,7 +26,8 @@ SCRIPT = textwrap.dedent("""
     cst = make_constants(1e-5, M, np.float64)
 
     def cpu_fwd(*a):  # blocks of 2 basins: one full block and one partial block
-        kernels_cpu.forward_kernel(*a, 2, True, np.zeros((2, kernels_cpu.N_CHK)))
+        kernels_cpu.forward_kernel(*a, 2, True, np.zeros((2, kernels_cpu.N_CHK)),
+                                   a[3].transpose(0, 1, 3, 2))
 
     # store widths: start-of-day states only (powers recomputed) and states + powers
     runs = [(f, b, n) for n in (5, N_STORE)

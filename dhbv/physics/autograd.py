@@ -109,8 +109,12 @@ class FusedHbv(torch.autograd.Function):
         final = np.empty((5, n_b, n_mul), dtype=P.dtype)
         block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
         chk = np.empty(((n_b + block - 1) // block, kernels_cpu.N_CHK))
-        kernels_cpu.forward_kernel(P, _np(tc), _np(pet), _np(dyn), _np(sta), _np(states0),
-                                   bool(bounded), cst, out_tb, store, final, block, keep, chk)
+        dyn_np = _np(dyn)
+        # dyn as [T, B, 3, nmul] too: contiguous (typed so) when the caller's dyn is
+        # [T, B, 3, nmul] in memory, as ``run_hbv2``'s is
+        kernels_cpu.forward_kernel(P, _np(tc), _np(pet), dyn_np, _np(sta), _np(states0),
+                                   bool(bounded), cst, out_tb, store, final, block, keep, chk,
+                                   dyn_np.transpose(0, 1, 3, 2))
         if summary is not None:
             summary.append(kernels_cpu.input_summary(chk))
         # inputs are saved as tensors (version-checked by autograd), the stored states as numpy

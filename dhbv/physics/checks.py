@@ -42,8 +42,15 @@ def _column_stats(x: torch.Tensor):
     return ([float(v) for v in f_min], [float(v) for v in f_max], [float(v) for v in f_sum])
 
 
+#: arrays smaller than this are reduced in the calling thread (no parallel launch)
+SMALL_ARRAY = 2**20
+
+
 def _min_max(x: torch.Tensor):
     """(min, max) of all elements as Python floats (NaN propagates)."""
+    if x.device.type == "cpu" and 0 < x.numel() < SMALL_ARRAY:
+        a = x.numpy() if x.dtype in (torch.float32, torch.float64) else x.double().numpy()
+        return float(a.min()), float(a.max())
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() > 0:
         lo, hi, _ = _column_stats(x.reshape(-1, 1))
         return lo[0], hi[0]

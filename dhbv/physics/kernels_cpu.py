@@ -127,9 +127,57 @@ def _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, extra
             S[o + R_CLAMP * CH + i] = clamp_w
 
 
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, nm):
+    """Copy day t's forcing (to every component) and normalised dynamic parameters of the
+    chunk's nb basins from c0 on into the chunk's scratch; dyn_t is [T, B, 3, nmul] (contiguous
+    over components in the usual layout). Inlined with a constant nm at the common nmul, so
+    that the component loops unroll."""
+    for j in range(nb):
+        b = c0 + j
+        p = P[t, b]
+        tc = TC[t, b]
+        pet = PET[t, b]
+        for m in range(nm):
+            i = j * nm + m
+            S[_ix(o, R_P, i)] = p
+            S[_ix(o, R_TC, i)] = tc
+            S[_ix(o, R_PET, i)] = pet
+        for k in range(3):
+            for m in range(nm):
+                S[_ix(o, R_D0 + k, j * nm + m)] = dyn_t[t, b, k, m]
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _compact_means(S, o, out, t, c0, nb, nm, zero, inv_n):
+    """Write the five compact outputs (Q, Q0, Q1, Q2, ET) of day t of the chunk's nb basins:
+    nmul means summed in the order m = 0, 1, … (as ``start_day``/``finish_day``)."""
+    for j in range(nb):
+        acc_q = zero
+        acc_q0 = zero
+        acc_q1 = zero
+        acc_q2 = zero
+        acc_et = zero
+        for m in range(nm):
+            i = j * nm + m
+            q0 = S[_ix(o, R_Q0, i)]
+            q1 = S[_ix(o, R_Q1, i)]
+            q2 = S[_ix(o, R_Q2, i)]
+            acc_q += q0 + q1 + q2
+            acc_q0 += q0
+            acc_q1 += q1
+            acc_q2 += q2
+            acc_et += S[_ix(o, R_ET, i)]
+        out[0, t, c0 + j] = acc_q * inv_n
+        out[1, t, c0 + j] = acc_q0 * inv_n
+        out[2, t, c0 + j] = acc_q1 * inv_n
+        out[3, t, c0 + j] = acc_q2 * inv_n
+        out[4, t, c0 + j] = acc_et * inv_n
+
+
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final,
-                       keep, chk):
+                       keep, chk, dyn_t):
     """CPU variant of :func:`equations.forward_block` for basins b0..b1-1 (nmul <= CH), the
     day's arithmetic vectorised across the cells of chunks of cb = CH // nmul basins.
 
@@ -148,6 +196,8 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
     extra = keep_pw or n_out > 5
     cb = CH // n_mul  # basins per chunk
     n_chunk = (b1 - b0 + cb - 1) // cb
+    # nmul for the specialised copies of the gather and the means (unrolled component loops)
+    nmul_c = n_mul if n_out == 5 and not keep_pw else 0
     S = np.empty(n_chunk * N_ROW * CH, dtype=P.dtype)  # chunk c at S[c·N_ROW·CH:]
     S[:] = one  # cells past a chunk's end compute harmless values that nobody reads
     for c in range(n_chunk):
@@ -167,26 +217,33 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
             o = c * (N_ROW * CH)
             c0 = b0 + c * cb
             nb = min(cb, b1 - c0)
-            for j in range(nb):
-                b = c0 + j
-                p = P[t, b]
-                tc = TC[t, b]
-                pet = PET[t, b]
-                for m in range(n_mul):
-                    i = j * n_mul + m
-                    S[_ix(o, R_P, i)] = p
-                    S[_ix(o, R_TC, i)] = tc
-                    S[_ix(o, R_PET, i)] = pet
-                    S[_ix(o, R_D0, i)] = dyn[t, b, m, 0]
-                    S[_ix(o, R_D1, i)] = dyn[t, b, m, 1]
-                    S[_ix(o, R_D2, i)] = dyn[t, b, m, 2]
-                    if keep:
+            if nmul_c == 4:
+                _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, 4)
+            elif nmul_c == 16:
+                _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, 16)
+            elif nmul_c == 8:
+                _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, 8)
+            else:
+                _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, n_mul)
+            if keep:
+                for j in range(nb):
+                    for m in range(n_mul):
                         for k in range(5):
-                            store[t, b, m, k] = S[_ix(o, (R_SP + k), i)]
+                            store[t, c0 + j, m, k] = S[_ix(o, (R_SP + k), j * n_mul + m)]
             if extra:
                 _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, True)
             else:
                 _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, False)
+            if not extra:
+                if nmul_c == 4:
+                    _compact_means(S, o, out, t, c0, nb, 4, zero, inv_n)
+                elif nmul_c == 16:
+                    _compact_means(S, o, out, t, c0, nb, 16, zero, inv_n)
+                elif nmul_c == 8:
+                    _compact_means(S, o, out, t, c0, nb, 8, zero, inv_n)
+                else:
+                    _compact_means(S, o, out, t, c0, nb, n_mul, zero, inv_n)
+                continue
             for j in range(nb):
                 b = c0 + j
                 acc_q, acc_q0, acc_q1, acc_q2, acc_et = start_day(out, t, b, zero)
@@ -350,7 +407,7 @@ def block_size(n_basin: int, n_mul: int, n_threads: int) -> int:
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, block, keep,
-                   chk):
+                   chk, dyn_t):
     """Run the time loop; fills ``out`` (nmul means), ``final`` and, with ``keep``, ``store``
     in place (without ``keep`` the store is not written: forward without gradients).
 
@@ -368,7 +425,7 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
         b1 = min(b0 + block, n_basin)
         if n_mul <= CH:
             _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
-                               final, keep, chk[i])
+                               final, keep, chk[i], dyn_t)
         else:
             _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
                                   final)
