@@ -333,3 +333,14 @@ def test_unit_runoff_of_the_domain_simulation_as_lateral_inflow(case, tmp_path):
     with pytest.raises(DhbvInputError, match="1 units are not reaches of the network"):
         route_chunk(case / "model0", UnitRunoffLateral([extra]), ("1980-07-01", "1981-06-30"),
                     tmp_path / "c.zarr", tmp_path / "c.pt", first=True)
+
+
+def test_period_outside_the_lateral_inflow_is_refused(case, tmp_path):
+    from dhbv.routing.chunks import lateral_period
+
+    assert lateral_period(case / "lateral.nc") == ["1980-01-01", "1983-01-31"]
+    assert lateral_period(case / "lateral.nc", PERIOD) == PERIOD
+    with pytest.raises(DhbvInputError, match="not inside the records") as err:
+        route_domain(case / "model0", case / "lateral.nc", tmp_path / "o",
+                     period=["1982-01-01", "1983-12-31"], progress=False)
+    assert "\n" not in str(err.value) and not (tmp_path / "o").exists()

@@ -124,20 +124,28 @@ def previous_chunk_state(states_dir, labels, label) -> dict:
     return {"previous_state": f"{states_dir}/{labels[k - 1]}.pt"} if k else {}
 
 
-def lateral_period(lateral) -> list[str]:
-    """[first, last] record dates of a lateral-inflow file (the routed period when
-    ``routing.period`` is null)."""
+def lateral_period(lateral, period=None) -> list[str]:
+    """The routed period of a lateral-inflow file: ``period`` [start, end] checked to lie
+    inside its records, or (None) its whole record [first, last]."""
     import xarray as xr
+
+    from dhbv.config import parse_period
 
     p = Path(lateral)
     if not p.exists():
         raise DhbvInputError(f"lateral inflow file {p} does not exist; fix routing.domains.<d>."
-                             "lateral or set routing.period")
+                             "lateral")
     with xr.open_dataset(p) as ds:
-        if "time" not in ds or ds.sizes.get("time", 0) == 0:
+        if "time" not in ds.coords or ds.sizes.get("time", 0) == 0:
             raise DhbvInputError(f"lateral inflow file {p}: no time axis")
         t = pd.DatetimeIndex(ds["time"].values)
-    return [str(t[0].date()), str(t[-1].date())]
+    if period is None:
+        return [str(t[0].date()), str(t[-1].date())]
+    a, b = parse_period(list(period), "routing.period")
+    if pd.Timestamp(a) < t[0] or pd.Timestamp(b) > t[-1]:
+        raise DhbvInputError(f"routing.period {a}..{b} is not inside the records of the lateral "
+                             f"inflow file {p} ({t[0].date()}..{t[-1].date()}); shorten it")
+    return [a, b]
 
 
 # ----------------------------------------------------------------------------- lateral inflow
@@ -559,7 +567,8 @@ def route_domain(run_dir, lateral, out_dir, *, period=None, chunk_years: int = 1
     if period is None:
         if hasattr(lateral, "read"):
             raise DhbvInputError("route_domain: give the period of this lateral inflow")
-        period = lateral_period(lateral)
+    if not hasattr(lateral, "read"):
+        period = lateral_period(lateral, period)
     paths = chunk_paths(out_dir, period, chunk_years)
     run = load_routing_run(run_dir)
     todo = [k for k, (_, z, s) in enumerate(paths) if not (z.exists() and s.exists())]

@@ -23,12 +23,13 @@ for _d in ROUTING_DOMAINS:
         )
 
 
-# chunk labels (YYYYMMDD-YYYYMMDD, time order) of each routing domain: routing.period, else the
-# lateral inflow's whole record, in routing.chunk_years-year chunks
+# chunk labels (YYYYMMDD-YYYYMMDD, time order) of each routing domain: routing.period (inside
+# the lateral inflow's records), else the lateral inflow's whole record, in
+# routing.chunk_years-year chunks
 try:
     _ROUTING_CHUNKS = {
         d: routing_chunk_labels(
-            ROUTING["period"] or lateral_period(ROUTING["domains"][d]["lateral"]),
+            lateral_period(ROUTING["domains"][d]["lateral"], ROUTING["period"]),
             ROUTING["chunk_years"],
         )
         for d in ROUTING_DOMAINS
