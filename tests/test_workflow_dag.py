@@ -356,6 +356,28 @@ def test_slurm_profile_dry_run_shows_gpu_request(tmp_path):
     assert "slurm_partition=gpu" in block and "gpu=1" in block and "gpu_model=a100" in block
 
 
+def test_demo_routing_in_chunks(demo_run):
+    """The tiny DAG routes the Juniata's Q' of its routing period (one yearly chunk) into a CF
+    zarr store of the 213 reaches and the gauge, and the gauge's test-year NSE computed from
+    that store equals the routed test NSE of scores.csv (both hot-started 30 days before)."""
+    base = demo_run / "results/routing/juniata"
+    assert [p.name for p in (base / "chunks").glob("*.zarr")] == ["19821001-19830930.zarr"]
+    assert (base / "states/19821001-19830930.pt").exists() and (base / "summary.csv").exists()
+    with xr.open_zarr(base / "chunks/19821001-19830930.zarr", consolidated=False) as ds:
+        assert ds.sizes["reach"] == 213 and ds.sizes["time"] == 364   # the last day needs
+        assert ds["streamflow"].attrs["units"] == "m3 s-1"            # the next record
+        sim = ds["gauge_streamflow"].sel(gauge="01567000").values.astype(float)
+        days = ds["time"].values
+    with xr.open_dataset(demo_run / "resources/demo/juniata_merit/juniata_obs.nc") as o:
+        obs = o["streamflow"].sel(gage_id="01567000", time=days).values.astype(float)
+    m = np.isfinite(obs)
+    nse = 1 - ((sim[m] - obs[m]) ** 2).sum() / ((obs[m] - obs[m].mean()) ** 2).sum()
+    scores = pd.read_csv(base / "scores.csv", dtype={"gauge": str})
+    test = scores[(scores["period"] == "test") & (scores["flow"] == "routed")]
+    assert nse == pytest.approx(test["nse"].item(), abs=2e-3)
+    assert not (base / "discharge.nc").exists()
+
+
 def test_demo_domain_simulation_in_chunks(demo_run):
     """The tiny DAG simulates the 19 Stehekin sub-units in 3 yearly chunks, each from the
     previous chunk's state, and closes their water balance."""
