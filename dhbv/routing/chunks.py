@@ -349,7 +349,8 @@ def read_gauge_set(gauge_table, gauges, graph) -> GaugeSet:
 
     gs = read_gauges(gauge_table, gauges, graph)
     df = read_gauge_table(gauge_table).set_index("STAID").loc[gs.ids]
-    col = lambda c: (df[c].astype(float).values if c in df else np.full(len(gs.ids), np.nan))  # noqa: E731
+    nan = np.full(len(gs.ids), np.nan)
+    col = lambda c: df[c].astype(float).values if c in df else nan  # noqa: E731
     names = [str(s) for s in df["STANAME"]] if "STANAME" in df else [""] * len(gs.ids)
     return GaugeSet(gs.ids, gs.reach, gs.flow_scale, gs.area_km2, col("LAT_GAGE"),
                     col("LNG_GAGE"), names)
