@@ -45,9 +45,9 @@ CH = 64
 # Cell i = j·nmul + m holds component m of the chunk's basin j (CH // nmul basins).
 (R_P, R_TC, R_PET, R_D0, R_D1, R_D2, R_FC, R_K1, R_K2, R_LP, R_PERC, R_UZL, R_TT,
  R_CFMAX, R_CFR, R_CWH, R_C, R_LF, R_SP, R_MW, R_SM, R_SUZ, R_SLZ, R_Q0, R_Q1, R_Q2, R_ET,
- R_PW, R_PE, R_RECH, R_EXC, R_TOSOIL, R_PERCO, R_CAP, R_EF, R_LFR, R_CLAMP, R_MIN, R_BAD,
- R_TSUM) = range(40)
-N_ROW = 40
+ R_PW, R_PE, R_RECH, R_EXC, R_TOSOIL, R_PERCO, R_CAP, R_EF, R_LFR, R_CLAMP, R_MIN,
+ R_TSUM) = range(39)
+N_ROW = 39
 #: slots of the per-block input summary ``chk`` of ``forward_kernel``
 (CHK_MIN, CHK_BAD, CHK_TSUM, CHK_N) = range(4)
 N_CHK = 4
@@ -73,8 +73,8 @@ def _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, extra
     Straight-line, call-free code over the rows of one array: the compiler vectorises it
     across cells. Same arithmetic as ``equations.step`` with the powers by ``fpow`` and the
     dynamic parameters descaled here (σ·scale + lo). Also accumulates, per cell, the input
-    summary: the minimum of P, PET, σ and 1 − σ (negative for invalid inputs), 0·(sum of the
-    day's inputs) (NaN once any input is NaN or inf) and the sum of T. ``extra`` (a constant
+    summary: the minimum of P, PET, σ and 1 − σ (negative for invalid inputs; NaN once any
+    input is NaN or inf, through 0·(sum of the day's inputs)) and the sum of T. ``extra`` (a constant
     at each call site) stores the rows the full outputs and the gradient store need.
     """
     for i in range(CH):
@@ -85,8 +85,9 @@ def _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, extra
         d1 = S[o + R_D1 * CH + i]
         d2 = S[o + R_D2 * CH + i]
         mn = _lo(_lo(_lo(p, pet), _lo(d0, d1)), _lo(_lo(d2, one - d0), _lo(one - d1, one - d2)))
-        S[o + R_MIN * CH + i] = _lo(S[o + R_MIN * CH + i], mn)
-        S[o + R_BAD * CH + i] += (((p + tc) + (pet + d0)) + (d1 + d2)) * zero
+        # NaN sticks: _lo(mn, NaN) is NaN, and so is the running minimum once any input is
+        S[o + R_MIN * CH + i] = _lo(mn, S[o + R_MIN * CH + i]
+                                    + (((p + tc) + (pet + d0)) + (d1 + d2)) * zero)
         S[o + R_TSUM * CH + i] += tc
         fc = S[o + R_FC * CH + i]
         sm = S[o + R_SM * CH + i]
@@ -210,7 +211,6 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
                     S[_ix(o, (R_FC + k), i)] = sta[c0 + j, m, k]
                 for k in range(5):
                     S[_ix(o, (R_SP + k), i)] = s0[k, c0 + j, m]
-                S[_ix(o, R_BAD, i)] = zero
                 S[_ix(o, R_TSUM, i)] = zero
     for t in range(n_t):
         for c in range(n_chunk):
@@ -281,7 +281,8 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
                     final[k, c0 + j, m] = S[_ix(o, (R_SP + k), i)]
                 v = S[_ix(o, R_MIN, i)]
                 vmin = v if v < vmin else vmin
-                bad += S[_ix(o, R_BAD, i)]
+                if v != v:
+                    bad = np.nan
                 tsum += S[_ix(o, R_TSUM, i)]
     chk[CHK_MIN] = vmin
     chk[CHK_BAD] = bad
@@ -414,7 +415,7 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
     Blocks of ``block`` basins run in parallel: ``_forward_block_vec`` when nmul <= CH,
     ``_forward_block_phased`` otherwise (which always writes the store). ``chk``
     [n_block, N_CHK] (float64) receives each block's input summary (``CHK_*``: minimum of P,
-    PET, σ and 1 − σ; a sum that is NaN when an input is NaN or inf; the sum of T over cells;
+    PET, σ and 1 − σ; NaN when an input is NaN or inf, else 0; the sum of T over cells;
     the number of cell-days); NaN rows for blocks of the phased kernel, which does not
     summarise its inputs. See :func:`input_summary`.
     """
