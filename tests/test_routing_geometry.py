@@ -97,3 +97,27 @@ def test_travel_time_derivatives(geometry, q, qexp):
         hm[j, 0] -= eps
         fd = (f(mode, q, hp, ax, 0, cst) - f(mode, q, hm, ax, 0, cst)) / (2 * eps)
         assert dth[j] == pytest.approx(fd, rel=1e-5, abs=1e-8 * k)
+
+
+def test_network_constants_cache_follows_replaced_arrays():
+    """The per-graph constants (√S, logs of L, K bounds) are cached; replacing length_m gives
+    the new travel time (K ∝ L for the wide channel), and options with another slope floor
+    get their own entry."""
+    graph = RoutingGraph(np.array([-1]), [L], [S])
+    opts = RoutingOptions(geometry="wide")
+    pars = ChannelParameters(n=N, q=QEXP, p=P)
+    cst = celerity.make_constants(opts, np.float64)
+
+    def k_of(o=opts):
+        theta, aux = kernel_parameters(graph, pars, o, torch.float64)
+        return celerity.travel_times(o.mode, np.array([Q]), theta.numpy(), aux.numpy(), cst)[0]
+
+    assert k_of() == pytest.approx(4569.116082, rel=1e-9)
+    assert k_of() == pytest.approx(4569.116082, rel=1e-9)  # from the cache
+    graph.length_m = np.array([2 * L])
+    assert k_of() == pytest.approx(2 * 4569.116082, rel=1e-9)
+    # slope floored at 0.004 > S: hand formula of the wide channel (d, v, K = L/(5/3·v))
+    o2 = RoutingOptions(geometry="wide", slope_min=0.004)
+    d = (Q * N * 1.5 / (P * math.sqrt(0.004))) ** (3 / 6.5)
+    v = d ** (2 / 3) * math.sqrt(0.004) / N
+    assert k_of(o2) == pytest.approx(2 * L / (5 / 3 * v), rel=1e-9)
