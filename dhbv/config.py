@@ -175,14 +175,25 @@ def _check_simulate_domain(c: dict, source: str) -> None:
             raise DhbvInputError(f"{source}: simulate_domain.datasets names {d!r}, which is neither "
                                  f"in datasets {sorted(c['datasets'])} nor a forcing set with "
                                  "unit attributes (subunits_of or attributes)")
-    if sd["datasets"]:
-        if sd["period"] is None:
-            raise DhbvInputError(f"{source}: simulate_domain.datasets is set but "
-                                 "simulate_domain.period is not; give [start, end]")
-        from dhbv.time_chunks import chunk_periods
+    for d, period in sd["periods"].items():
+        if d not in sd["datasets"]:
+            raise DhbvInputError(f"{source}: simulate_domain.periods names {d!r}, which is not in "
+                                 f"simulate_domain.datasets {sd['datasets']}; add it there or "
+                                 "remove its period")
+        sd["periods"][d] = _period(period, f"simulate_domain.periods.{d}")
+    from dhbv.time_chunks import chunk_periods
 
+    for d in sd["datasets"]:
+        if d in sd["periods"]:
+            period, key = sd["periods"][d], f"simulate_domain.periods.{d}"
+        elif sd["period"] is None:
+            raise DhbvInputError(f"{source}: simulate_domain.datasets is set but "
+                                 f"simulate_domain.period is not (nor periods.{d}); give "
+                                 "[start, end]")
+        else:
+            period, key = sd["period"], "simulate_domain.period"
         try:
-            chunk_periods(sd["period"], sd["chunk_years"])
+            chunk_periods(period, sd["chunk_years"], key)
         except DhbvInputError as err:
             raise DhbvInputError(f"{source}: {err}") from None
 

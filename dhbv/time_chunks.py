@@ -12,14 +12,16 @@ import pandas as pd
 from dhbv.errors import DhbvInputError
 
 
-def chunk_periods(period, chunk_years: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """The chunks ``[(start, end), ...]`` (inclusive dates) of ``period`` = [start, end]."""
+def chunk_periods(period, chunk_years: int, key: str = "simulate_domain.period"
+                  ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The chunks ``[(start, end), ...]`` (inclusive dates) of ``period`` = [start, end];
+    ``key`` is the configuration key the period came from, named in errors."""
     if period is None or len(period) != 2:
-        raise DhbvInputError(f"simulate_domain.period must be [start, end] dates, got {period!r}")
+        raise DhbvInputError(f"{key} must be [start, end] dates, got {period!r}")
     try:
         start, end = pd.Timestamp(str(period[0])), pd.Timestamp(str(period[1]))
     except ValueError:
-        raise DhbvInputError(f"simulate_domain.period: cannot parse dates {list(period)!r}; use "
+        raise DhbvInputError(f"{key}: cannot parse dates {list(period)!r}; use "
                              "YYYY-MM-DD") from None
     n = int(chunk_years)
     if n < 1:
@@ -29,12 +31,12 @@ def chunk_periods(period, chunk_years: int) -> list[tuple[pd.Timestamp, pd.Times
         years += 1
     if years == 0 or start + pd.DateOffset(years=years) - pd.Timedelta(days=1) != end:
         raise DhbvInputError(
-            f"simulate_domain.period {start.date()}..{end.date()} is not a whole number of years; "
+            f"{key} {start.date()}..{end.date()} is not a whole number of years; "
             f"end it the day before an anniversary of its start")
     if years % n:
         raise DhbvInputError(
             f"simulate_domain.chunk_years {n} does not divide the period of {years} years "
-            f"({start.date()}..{end.date()}); choose a divisor of {years}")
+            f"({key} {start.date()}..{end.date()}); choose a divisor of {years}")
     return [(start + pd.DateOffset(years=k), start + pd.DateOffset(years=k + n) - pd.Timedelta(days=1))
             for k in range(0, years, n)]
 
@@ -70,6 +72,12 @@ def chunk_window(chunk, *, first: bool, spinup_days: int | str | None,
     if forcing_start is not None:
         s = max(s, min(pd.Timestamp(forcing_start), start))
     return s, end
+
+
+def domain_period(simulate_domain: dict, dataset: str):
+    """[start, end] simulated for ``dataset``: its entry in ``simulate_domain.periods``, else
+    ``simulate_domain.period``."""
+    return (simulate_domain.get("periods") or {}).get(dataset) or simulate_domain["period"]
 
 
 def chunk_labels(period, chunk_years: int) -> list[str]:

@@ -1334,10 +1334,11 @@ WORKFLOW_CASES = {
     "wf_baseline_hidden_zero": ({"evaluation": {"models": {"LSTM": {"source": "lstm",
                                                                     "lstm_hidden": 0}}}},
                                 ("evaluation.models.LSTM.lstm_hidden",)),
-    # domain simulation: 1981-2005 is 25 years, which 2-year chunks do not divide
+    # domain simulation: the Caravan demo's 1982-2014 is 33 years, which 2-year chunks do not
+    # divide (Stehekin's 1950-2005, 56 years, they do)
     "wf_domain_chunk_years": ({"simulate_domain": {"chunk_years": 2}},
                               ("simulate_domain.chunk_years 2 does not divide the period of "
-                               "25 years",)),
+                               "33 years (simulate_domain.periods.demo_caravan",)),
     # a forcing set without unit attributes (neither subunits_of nor an attribute table)
     "wf_domain_units_without_attributes": ({"simulate_domain": {"datasets": ["stehekin_basin"]}},
                                            ("simulate_domain.datasets", "'stehekin_basin'")),

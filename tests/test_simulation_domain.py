@@ -279,6 +279,31 @@ def test_config_section_checks():
     with pytest.raises(DhbvInputError, match="chunk_years 4 does not divide"):
         resolve_config({**base, "simulate_domain": {"datasets": ["d"], "chunk_years": 4,
                                                     "period": ["1981-01-01", "1990-12-31"]}})
+    # a per-dataset period replaces period for its dataset only, and is checked the same way
+    from dhbv.time_chunks import chunk_labels, domain_period
+
+    two = {"datasets": {**base["datasets"], "e": base["datasets"]["d"]}}
+    c = resolve_config({**two, "simulate_domain": {
+        "datasets": ["d", "e"], "period": ["1950-01-01", "1952-12-31"],
+        "periods": {"e": ["1982-01-01", "1983-12-31"]}}})
+    sd = c["simulate_domain"]
+    assert chunk_labels(domain_period(sd, "d"), 1) == [
+        "19500101-19501231", "19510101-19511231", "19520101-19521231"]
+    assert chunk_labels(domain_period(sd, "e"), 1) == ["19820101-19821231", "19830101-19831231"]
+    # without period, every dataset needs its own
+    c = resolve_config({**two, "simulate_domain": {"datasets": ["d", "e"], "periods": {
+        "d": ["1981-01-01", "1981-12-31"], "e": ["1982-01-01", "1983-12-31"]}}})
+    assert c["simulate_domain"]["period"] is None
+    with pytest.raises(DhbvInputError, match="simulate_domain.period is not .nor periods.d."):
+        resolve_config({**two, "simulate_domain": {"datasets": ["d", "e"], "periods": {
+            "e": ["1982-01-01", "1983-12-31"]}}})
+    with pytest.raises(DhbvInputError, match="simulate_domain.periods names 'x', which is not"):
+        resolve_config({**two, "simulate_domain": {"datasets": ["d"], "period": [
+            "1981-01-01", "1981-12-31"], "periods": {"x": ["1982-01-01", "1983-12-31"]}}})
+    with pytest.raises(DhbvInputError, match=r"simulate_domain.periods.e 1982-01-01..1983-06-30 "
+                                             "is not a whole number of years"):
+        resolve_config({**two, "simulate_domain": {"datasets": ["d", "e"], "period": [
+            "1981-01-01", "1981-12-31"], "periods": {"e": ["1982-01-01", "1983-06-30"]}}})
 
 
 def test_synthetic_domain_statistics():

@@ -50,6 +50,14 @@ def test_dry_run_default_config(tmp_path):
     assert counts["build_topology"] == 2 and counts["build_membership"] == 1
     assert counts["train_model"] == 1 and counts["simulate_basins"] == 2
     assert counts["aggregate_forcing"] == 2 and counts["build_coverage_weights"] == 2
+    # the Stehekin sub-units over the Maurer record 1950-2005 and the Caravan basins over
+    # 1982-2014 (each after a year of spin-up), one chunk a year
+    assert counts["simulate_domain_chunk"] == 56 + 33
+    out = proc.stdout
+    for first, last in (("19500101-19501231", "20050101-20051231"),
+                        ("19820101-19821231", "20140101-20141231")):
+        assert f"/chunks/{first}.zarr" in out and f"/chunks/{last}.zarr" in out
+
 
 def test_dry_run_routes_the_juniata_in_yearly_chunks(tmp_path):
     """The demo routes the Juniata's Q' over its whole record, 1980-2010, in 31 yearly chunks."""

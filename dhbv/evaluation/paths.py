@@ -96,13 +96,14 @@ def parameter_map_datasets(config: dict) -> list[str]:
             if d in sets and sets[d].get("polygons")]
 
 
-def parameter_map_period(config: dict) -> list[str]:
-    """[start, end] over which the parameter maps average the dynamic parameters: the first
-    chunk of the domain simulation (so the map reads no more forcing than a chunk job)."""
-    from dhbv.time_chunks import chunk_periods
+def parameter_map_period(config: dict, dataset: str) -> list[str]:
+    """[start, end] over which the parameter maps of ``dataset`` average the dynamic
+    parameters: the first chunk of its domain simulation (so the map reads no more forcing
+    than a chunk job)."""
+    from dhbv.time_chunks import chunk_periods, domain_period
 
     sd = config["simulate_domain"]
-    start, end = chunk_periods(sd["period"], sd["chunk_years"])[0]
+    start, end = chunk_periods(domain_period(sd, dataset), sd["chunk_years"])[0]
     return [str(start.date()), str(end.date())]
 
 

@@ -1,7 +1,7 @@
 # Shared helpers: wildcard constraints and config look-ups.
 
 from dhbv.config import without_knobs
-from dhbv.time_chunks import chunk_labels
+from dhbv.time_chunks import chunk_labels, domain_period
 
 
 wildcard_constraints:
@@ -82,11 +82,16 @@ def dataset_inputs(wildcards):
 
 
 SIMULATE_DOMAIN = config["simulate_domain"]
-DOMAIN_CHUNKS = (
-    chunk_labels(SIMULATE_DOMAIN["period"], SIMULATE_DOMAIN["chunk_years"])
-    if SIMULATE_DOMAIN["datasets"]
-    else []
-)
+# chunk labels of each domain-simulated dataset (each over its own period when periods names it)
+_DOMAIN_CHUNKS = {
+    d: chunk_labels(domain_period(SIMULATE_DOMAIN, d), SIMULATE_DOMAIN["chunk_years"])
+    for d in SIMULATE_DOMAIN["datasets"]
+}
+
+
+def domain_chunks(dataset):
+    """Chunk labels (``YYYYMMDD-YYYYMMDD``, in time order) of a domain-simulated dataset."""
+    return _DOMAIN_CHUNKS[dataset]
 
 
 def domain_unit_forms(wildcards):
@@ -108,7 +113,7 @@ def domain_spinup_days():
 
 
 def domain_chunk_is_first(wildcards):
-    return DOMAIN_CHUNKS.index(wildcards.chunk) == 0
+    return domain_chunks(wildcards.dataset).index(wildcards.chunk) == 0
 
 
 def domain_chunk_files(wildcards):
@@ -120,9 +125,10 @@ def domain_chunk_files(wildcards):
         "attributes": domain_unit_forms(wildcards)["attributes"],
         "forcing": f"results/domain/forcing/{wildcards.dataset}/{wildcards.chunk}.nc",
     }
-    k = DOMAIN_CHUNKS.index(wildcards.chunk)
+    chunks = domain_chunks(wildcards.dataset)
+    k = chunks.index(wildcards.chunk)
     if k > 0:
-        prev = DOMAIN_CHUNKS[k - 1]
+        prev = chunks[k - 1]
         files["previous_state"] = (
             f"results/domain/{wildcards.run}/{wildcards.dataset}/states/{prev}.pt"
         )

@@ -68,7 +68,7 @@ rule summarize_domain_simulation:
             "results/domain/{run}/{dataset}/chunks/{chunk}.zarr",
             run=w.run,
             dataset=w.dataset,
-            chunk=DOMAIN_CHUNKS,
+            chunk=domain_chunks(w.dataset),
         ),
     output:
         summary="results/domain/{run}/{dataset}/summary.csv",

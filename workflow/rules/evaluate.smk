@@ -352,7 +352,7 @@ rule plot_unit_maps:
             "results/domain/{run}/{dataset}/chunks/{chunk}.zarr",
             run=w.run,
             dataset=w.dataset,
-            chunk=DOMAIN_CHUNKS,
+            chunk=domain_chunks(w.dataset),
         ),
         polygons=lambda w: config["forcing"]["sets"][w.dataset]["polygons"],
     output:
@@ -401,7 +401,7 @@ rule plot_parameter_maps:
         runtime=30,
     params:
         id_field=lambda w: config["forcing"]["sets"][w.dataset]["id_field"],
-        period=parameter_map_period(config) if SIMULATE_DOMAIN["datasets"] else None,
+        period=lambda w: parameter_map_period(config, w.dataset),
         spinup=config["simulate"]["spinup"],
     script:
         "../scripts/plot_parameter_maps.py"
