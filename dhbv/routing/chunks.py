@@ -472,13 +472,28 @@ def _write_store(path, days, q, reach_ids, gs: GaugeSet | None, gq, attrs) -> Pa
 
     q : [reaches, days] (network order; stored in ascending reach id, so that the reach
     coordinate is monotonic) and gq : [gauges, days] daily mean discharge [m³ s-1]."""
-    import xarray as xr
-    import zarr
-
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
+    ds, enc = routed_dataset(days, q, reach_ids, gs, gq, attrs)
+    try:
+        ds.to_zarr(tmp, mode="w", consolidated=False, encoding=enc)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def routed_dataset(days, q, reach_ids, gs: GaugeSet | None, gq, attrs):
+    """(CF dataset, zarr encoding) of routed daily means: ``streamflow`` (reach, time) from
+    q [reaches, days] (network order; stored in ascending reach id) and, with gauges ``gs``,
+    ``gauge_streamflow`` (gauge, time) from gq [gauges, days], both m³ s-1; ``attrs`` are
+    added to the global attributes. Shared by the routing chunks and the routed domain
+    simulation (:mod:`dhbv.simulation.routed`)."""
+    import xarray as xr
+    import zarr
+
     n_r, n_t = q.shape
     order = np.argsort(np.asarray(reach_ids, np.int64), kind="stable")   # monotonic coordinate
     flow = {"units": "m3 s-1", "standard_name": STANDARD_NAME, "cell_methods": "time: mean"}
@@ -511,12 +526,7 @@ def _write_store(path, days, q, reach_ids, gs: GaugeSet | None, gq, attrs) -> Pa
             **flow, "long_name": "daily mean routed streamflow at the gauge",
             "coordinates": "gauge_lat gauge_lon gauge_reach"})
         enc["gauge_streamflow"] = {"chunks": (len(gs.ids), n_t), "compressors": (comp,)}
-    try:
-        ds.to_zarr(tmp, mode="w", consolidated=False, encoding=enc)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return tmp
+    return ds, enc
 
 
 def _commit(tmp: Path, path: Path) -> None:
@@ -600,7 +610,7 @@ def route_domain(run_dir, lateral, out_dir, *, period=None, chunk_years: int = 1
     return summarize_domain_routing([z for _, z, _ in paths], Path(out_dir) / "summary.csv")
 
 
-def summarize_domain_routing(stores, summary_csv, echo=print) -> pd.DataFrame:
+def summarize_domain_routing(stores, summary_csv, echo=print, group=None) -> pd.DataFrame:
     """Rule ``summarize_domain_routing``: one row per chunk store (time order) and a total row
     → ``summary_csv``; prints the throughput and the network's water balance.
 
@@ -609,14 +619,15 @@ def summarize_domain_routing(stores, summary_csv, echo=print) -> pd.DataFrame:
     outlets, storage at the start and end, clamp volume) and residual = inflow − outflow −
     Δstorage (the clamps' water plus the storage redefinition of nonlinear MC,
     docs/routing.md §5). The first chunk's volumes include its warm-up. Consecutive stores
-    must continue each other day by day (one-line error otherwise).
+    must continue each other day by day (one-line error otherwise). ``group``: the zarr group
+    holding them (``routed`` in the chunk stores of a routed domain simulation).
     """
     from dhbv.io.standard import write_text_atomic
     from dhbv.simulation.store import open_store
 
     rows, prev_last = [], None
     for p in stores:
-        with open_store(p) as ds:
+        with open_store(p, group=group) as ds:
             t = pd.DatetimeIndex(ds["time"].values)
             a = ds.attrs
             if prev_last is not None and t[0] != prev_last + pd.Timedelta(days=1):
@@ -657,6 +668,7 @@ def summarize_domain_routing(stores, summary_csv, echo=print) -> pd.DataFrame:
     return t
 
 
-__all__ = ["ChunkState", "LateralFile", "UnitRunoffLateral", "load_state", "model_id", "network_id",
-           "route_chunk", "route_domain", "route_domain_chunk", "routing_chunk_labels",
-           "routing_chunks", "save_state", "summarize_domain_routing"]
+__all__ = ["ChunkState", "GaugeSet", "LateralFile", "UnitRunoffLateral", "load_state", "model_id",
+           "network_id", "read_gauge_set", "route_chunk", "route_domain", "route_domain_chunk",
+           "routed_dataset", "routing_chunk_labels", "routing_chunks", "save_state",
+           "summarize_domain_routing"]

@@ -7,6 +7,9 @@ day); every later chunk starts from the previous chunk's state file (:mod:`.stat
 HBV stores per component, UH history), so the chunked run equals the unchunked one within
 float32 round-off. Each chunk writes a CF zarr store (:mod:`.store`) and its end state; a
 chunk counts as done only when both exist, so a killed run resumes at the first missing chunk.
+A δHBV2.0MC run (readout ``muskingum_cunge``) given the domain's river network also routes
+every chunk's unit runoff through the whole network (:mod:`.routed`): streamflow of every
+reach and gauge in the store's group ``routed``, the routing state in the state file.
 
 * :func:`simulate_domain_chunk` — rule ``simulate_domain_chunk`` (one chunk);
 * :func:`simulate_domain` — ``dhbv simulate-domain``: every missing chunk, then the summary;
@@ -48,12 +51,16 @@ def _spinup_days(spinup, model_warmup: int, forcing_path, start) -> int:
 
 def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previous_state=None,
                    first: bool, spinup=None, variables=None, memory_mb: float = 2000,
-                   batch_units=None, device="auto", bar=None, loaded=None) -> dict:
+                   batch_units=None, device="auto", bar=None, loaded=None, network=None,
+                   gauge_table=None, gauges=()) -> dict:
     """Simulate one chunk (start, end) of every unit; write its store and end state.
 
     ``forms``: the dataset's standard forms ({forcing, attributes, ...} paths). ``first``: the
     first chunk (spin-up from cold), else ``previous_state`` is the previous chunk's state
     file. ``loaded``: an already loaded run (models, cfg, stats), e.g. across chunks.
+    ``network`` (topology-stage ``network.nc`` whose reaches are the units; a run with the
+    ``muskingum_cunge`` readout only): also route the chunk's runoff through it, reading
+    ``gauges`` of ``gauge_table`` at their reaches (:mod:`.routed`).
     Returns the chunk's statistics (units, days, compute and write seconds, balance terms).
     """
     from dhbv.runner import load_run, resolve_device
@@ -74,13 +81,23 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
                          mc["warmup"], forms["forcing"], start) if first else 0)
     inputs = load_window(forms["forcing"], forms["attributes"], mc["attributes"],
                          mc["dynamic_inputs"], start - pd.Timedelta(days=warm), end)
-    states = None
+    router = None
+    if network is not None:
+        from dhbv.simulation.routed import DomainRouter
+
+        router = DomainRouter(models, inputs, stats, network, gauge_table=gauge_table,
+                              gauges=gauges)
+    lead = router.lead(warm) if router is not None and first else 0
+    states, prev_routing = None, None
     if not first:
         if previous_state is None:
             raise DhbvInputError(f"chunk {chunk_label(chunk)} is not the first: give the previous "
                                  "chunk's state file")
         states = load_state(previous_state, run=rid, valid_at=start, unit_ids=inputs.unit_ids,
-                            members=len(models))
+                            members=len(models),
+                            routing=None if router is None else router.expect)
+        if router is not None:
+            states, prev_routing = states
     n_days = (end - start).days + 1
     n_batch = size_batches(models[0], n_days + warm, len(variables),
                            len(mc["dynamic_inputs"]), memory_mb, batch_units,
@@ -93,20 +110,33 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
                               "ensemble_members": len(models),
                               "history": f"{pd.Timestamp.now('UTC'):%Y-%m-%dT%H:%M}Z dhbv "
                                          "simulate_domain_chunk"})
+    runoff = None
+    if router is not None:      # every unit's runoff of the chunk (+ router spin-up) per member
+        runoff = np.zeros((len(models), lead + n_days, len(inputs.unit_ids)), np.float32)
     try:
         if bar is not None and not bar.total:
             bar.total = len(inputs.unit_ids) * n_days
         ends, bal, timing = simulate_window(
             models, len(inputs.unit_ids), lambda u0, u1: subset_units(inputs, u0, u1), stats,
             mc["dynamic_inputs"], warm, states, variables, store, n_batch, dev, bar=bar,
-            timing=Timing())
+            timing=Timing(), lead=lead, runoff=runoff)
         import zarr
 
+        extra, routing_state = {}, None
+        if router is not None:
+            from dhbv.simulation.routed import route_chunk
+            from dhbv.simulation.store import ROUTED_GROUP
+
+            routing_state, secs = route_chunk(router, runoff, store.tmp, start=start, end=end,
+                                              lead=lead, previous=prev_routing, run_id=rid,
+                                              chunk=chunk_label(chunk))
+            extra = {"routing_seconds": secs, "routed_group": ROUTED_GROUP}
+            del runoff
         zarr.open_group(store.tmp, mode="a").attrs.update(
             {"compute_seconds": timing.compute_s, "write_seconds": timing.write_s,
-             "unit_days": timing.unit_days, "batch_units": n_batch})
+             "unit_days": timing.unit_days, "batch_units": n_batch, **extra})
         save_state(state_out, ends, run=rid, valid_at=end + pd.Timedelta(days=1),
-                   unit_ids=inputs.unit_ids)
+                   unit_ids=inputs.unit_ids, routing=routing_state)
         store.commit()
     except BaseException:
         store.discard()
@@ -121,9 +151,10 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
 def simulate_domain_chunk(run_dir, forms: dict, chunk: str, out_store, state_out, *,
                           previous_state, spinup, variables, memory_mb, period=None,
                           chunk_years=None, first=None, batch_units=None, device="auto",
-                          progress=False) -> Path:
+                          progress=False, network=None, gauge_table=None, gauges=()) -> Path:
     """Rule ``simulate_domain_chunk``: the chunk labelled ``chunk`` (``YYYYMMDD-YYYYMMDD``) from
-    ``previous_state`` (None for the first).
+    ``previous_state`` (None for the first); with ``network`` (δHBV2.0MC runs) also routed
+    (see :func:`simulate_chunk`).
 
     With ``period`` and ``chunk_years`` the label must be a chunk of that period and the first
     chunk is found from it; without them (the workflow, so that a longer period does not rerun
@@ -142,7 +173,8 @@ def simulate_domain_chunk(run_dir, forms: dict, chunk: str, out_store, state_out
     try:
         simulate_chunk(run_dir, forms, c, out_store, state_out, previous_state=previous_state,
                        first=bool(first), spinup=spinup, variables=variables, memory_mb=memory_mb,
-                       batch_units=batch_units, device=device, bar=bar)
+                       batch_units=batch_units, device=device, bar=bar, network=network,
+                       gauge_table=gauge_table, gauges=gauges)
     finally:
         if bar is not None:
             bar.close()
@@ -166,10 +198,11 @@ def chunk_paths(out_dir, period, chunk_years):
 
 def simulate_domain(run_dir, forms: dict, out_dir, *, period, chunk_years=1, spinup=None,
                     variables=None, memory_mb: float = 2000, batch_units=None, device="auto",
-                    progress=True) -> pd.DataFrame:
+                    progress=True, network=None, gauge_table=None, gauges=()) -> pd.DataFrame:
     """``dhbv simulate-domain``: every chunk of ``period`` not yet done (store and state both
     present), in order, into ``out_dir``/chunks and ``out_dir``/states; then the water-balance
-    summary ``out_dir``/summary.csv. Returns the summary table."""
+    summary ``out_dir``/summary.csv (and, routed with ``network``, the routing balance per
+    chunk ``out_dir``/routing_summary.csv). Returns the summary table."""
     from dhbv.runner import load_run, resolve_device
 
     paths = chunk_paths(out_dir, period, chunk_years)
@@ -196,11 +229,58 @@ def simulate_domain(run_dir, forms: dict, out_dir, *, period, chunk_years=1, spi
             simulate_chunk(run_dir, forms, c, z, s, previous_state=paths[k - 1][2] if k else None,
                            first=k == 0, spinup=spinup, variables=variables,
                            memory_mb=memory_mb, batch_units=batch_units, device=dev, bar=bar,
-                           loaded=loaded)
+                           loaded=loaded, network=network, gauge_table=gauge_table,
+                           gauges=gauges)
     finally:
         if bar is not None:
             bar.close()
-    return summarize_domain_simulation([z for _, z, _ in paths], Path(out_dir) / "summary.csv")
+    stores = [z for _, z, _ in paths]
+    if network is not None:
+        from dhbv.routing.chunks import summarize_domain_routing
+        from dhbv.simulation.store import ROUTED_GROUP
+
+        summarize_domain_routing(stores, Path(out_dir) / "routing_summary.csv",
+                                 group=ROUTED_GROUP)
+    return summarize_domain_simulation(stores, Path(out_dir) / "summary.csv")
+
+
+def domain_routing_inputs(config: dict, dataset: str) -> tuple[dict, list]:
+    """({"network": …[, "gauge_table": …]}, gauges) routing a domain-simulated ``dataset`` in
+    the workflow; ({}, []) when nothing is routed.
+
+    Routed only when ``model.readout`` is ``muskingum_cunge`` and the dataset has a river
+    network, found as training finds it: the ``network`` of the dataset's sources
+    (``datasets.<dataset>.sources[*].network``, one network), else the topology stage's
+    ``results/network/<dataset>/network.nc`` when ``dataset`` is also a network domain
+    (``domains.<dataset>``, e.g. a MERIT zone simulated from its forcing set). The gauges are
+    those of that domain (``domains.<d>.gauge_table`` and ``gauges``) when it lists them.
+    """
+    import re
+
+    if (config.get("model") or {}).get("readout", "area_weighted") != "muskingum_cunge":
+        return {}, []
+    domains = config.get("domains") or {}
+    sources = ((config.get("datasets") or {}).get(dataset) or {}).get("sources") or []
+    nets = list(dict.fromkeys(str(s["network"]) for s in sources if s.get("network")))
+    if len(nets) > 1:
+        raise DhbvInputError(f"datasets.{dataset}: its sources name {len(nets)} river networks; a "
+                             "routed domain simulation routes one network per dataset")
+    if nets:
+        network = nets[0]
+        m = re.fullmatch(r"results/network/([A-Za-z0-9_]+)/network\.nc", network)
+        domain = m.group(1) if m else None
+    elif dataset in domains:
+        network, domain = f"results/network/{dataset}/network.nc", dataset
+    else:
+        return {}, []
+    files = {"network": network}
+    d = domains.get(domain) or {}
+    gauges = [str(g) for g in (d.get("gauges") or [])]
+    if d.get("gauge_table") and gauges:
+        files["gauge_table"] = d["gauge_table"]
+    else:
+        gauges = []
+    return files, gauges
 
 
 def summarize_domain_simulation(stores, summary_csv, echo=print) -> pd.DataFrame:

@@ -72,15 +72,39 @@ class Timing:
     extra: dict = field(default_factory=dict)
 
 
-def run_batch(models, inputs, stats, dynamic_inputs, warm: int, states, variables, device):
+#: full_output series of run_hbv2 that the outputs and the water balance read (sliced by lead)
+_SERIES = ("runoff", "AET", "storage", "streamflow", "uh_in_transit", "LF", "clamp_water")
+
+
+def _drop_lead(out: dict, lead: int, keys) -> dict:
+    """``run_hbv2`` results without their first ``lead`` days (the router's spin-up): the
+    series ``keys`` sliced, the start-of-window storage and UH transit taken at day lead − 1
+    (the same values a run with ``lead`` more warm-up days reports)."""
+    o = {k: out[k][lead:] for k in dict.fromkeys(tuple(keys) + _SERIES)}
+    o["storage_start"] = out["storage"][lead - 1]
+    o["uh_in_transit_start"] = out["uh_in_transit"][lead - 1]
+    return o
+
+
+def run_batch(models, inputs, stats, dynamic_inputs, warm: int, states, variables, device, *,
+              lead: int = 0, runoff=None):
     """One batch of units: ``inputs`` a :class:`dhbv.simulation.inputs.DomainInputs` over the
     window (``warm`` leading spin-up days), ``states`` the members' start states (None = cold).
+
+    ``runoff``: None, or an array [members, lead + T − warm, B] that receives each member's
+    UH-routed runoff (mm d-1, the lateral inflow of channel routing) over the window's days
+    and the last ``lead`` (≤ warm) spin-up days before them (the router's spin-up). The
+    outputs and balance do not depend on it.
 
     Returns (outputs {name: [B, T − warm] float32}, balance {term: [B] mm}, member end states).
     """
     from dhbv.physics.balance import water_balance
     from dhbv.runner import prepare
 
+    lead = int(lead)
+    if not 0 <= lead <= int(warm) or (lead and runoff is None):
+        raise ValueError(f"run_batch: lead {lead} must lie in [0, warm = {warm}] and comes "
+                         "with a runoff array")
     prep = prepare(inputs, stats, dynamic_inputs)
     x_dyn = torch.from_numpy(prep.dyn_norm).to(device)
     x_sta = torch.from_numpy(prep.static_norm).to(device)
@@ -91,9 +115,13 @@ def run_batch(models, inputs, stats, dynamic_inputs, warm: int, states, variable
     with torch.inference_mode():
         for k, model in enumerate(models):
             s0 = None if states is None else states[k].to(device)
-            out = model(x_dyn, x_sta, forcing, up, el, warmup=int(warm), full_output=True,
-                        state=s0)
+            out = model(x_dyn, x_sta, forcing, up, el, warmup=int(warm) - lead,
+                        full_output=True, state=s0)
             ends.append(out["state"].to("cpu"))
+            if runoff is not None:
+                runoff[k] = out["streamflow"].cpu().numpy()
+            if lead:
+                out = _drop_lead(out, lead, [VARIABLES[v][0] for v in variables])
             wb = water_balance(forcing, out, int(warm), routed=True)
             for v in variables:
                 x = out[VARIABLES[v][0]]
@@ -117,12 +145,14 @@ def subset_units(inputs, u0: int, u1: int):
 
 def simulate_window(models, n_u: int, batch_inputs, stats, dynamic_inputs, warm: int, states,
                     variables, store, n_batch: int, device, bar=None,
-                    timing: Timing | None = None):
+                    timing: Timing | None = None, *, lead: int = 0, runoff=None):
     """All ``n_u`` units in batches of ``n_batch``, each batch written to ``store`` (a
     :class:`dhbv.simulation.store.ChunkStore`) by a writer thread while the next one runs.
 
     ``batch_inputs(u0, u1)``: the :class:`DomainInputs` of units [u0, u1) over the window (read
     or generated per batch, so memory does not grow with the number of units).
+    ``runoff`` [members, lead + T − warm, n_u] (or None): filled with every unit's UH-routed
+    runoff for channel routing (see :func:`run_batch`).
     Returns (member end states over all units, balance {term: [U] mm}, :class:`Timing`).
     """
     from dhbv.simulation.state import concat_units, select_units
@@ -147,7 +177,8 @@ def simulate_window(models, n_u: int, batch_inputs, stats, dynamic_inputs, warm:
             timing.extra["inputs_s"] += t1 - t0
             st = None if states is None else [select_units(s, np.arange(u0, u1)) for s in states]
             out, b, e = run_batch(models, inputs, stats, dynamic_inputs, warm, st, variables,
-                                  device)
+                                  device, lead=lead,
+                                  runoff=None if runoff is None else runoff[:, :, u0:u1])
             timing.compute_s += time.perf_counter() - t1
             for k, s in enumerate(e):
                 ends[k].append(s)

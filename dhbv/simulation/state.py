@@ -3,7 +3,10 @@
 A state file holds, for every ensemble member, the :class:`dhbv.model.ModelState` of all units
 of a domain at the end of a chunk: LSTM hidden and cell state ([1, U, H]), the five HBV stores
 per component ([5, U, nmul], mm), the unit-hydrograph history ([L − 1, U, 3], mm/d) and the
-MLP output ([U, 13·nmul + 2], constant in time: later chunks skip the MLP). It also
+MLP output ([U, 13·nmul + 2], constant in time: later chunks skip the MLP); for a routed
+δHBV2.0MC domain simulation (:mod:`.routed`) also the routing state of the whole network per
+member (discharge of every reach, the unfinished daily mean, the last lateral inflow of the
+gauge reaches) with the network id. It also
 records the run it came from (:func:`run_id`), the first day it feeds (``valid_at``: the day
 after the chunk) and the unit ids, so that a state from another model, another period or
 another set of units is refused with a one-line error. Written atomically (temp file + rename).
@@ -34,22 +37,30 @@ def run_id(run_dir) -> str:
     return h.hexdigest()[:16]
 
 
-def save_state(path, states, *, run: str, valid_at, unit_ids) -> Path:
-    """Write the member states ``states`` (list of ModelState over all units) atomically."""
+def save_state(path, states, *, run: str, valid_at, unit_ids, routing: dict | None = None
+               ) -> Path:
+    """Write the member states ``states`` (list of ModelState over all units) atomically;
+    ``routing``: the routing state (:meth:`dhbv.simulation.routed.DomainRouter.route`), absent
+    from the file when None (UH-only runs)."""
     blob = {"format": FORMAT, "run_id": run, "valid_at": str(pd.Timestamp(valid_at).date()),
             "unit_ids": [str(u) for u in unit_ids],
             "members": [{"h": s.lstm[0].contiguous(), "c": s.lstm[1].contiguous(),
                          "hbv": s.hbv.contiguous(), "uh": s.uh_history.contiguous(),
                          "mlp": None if s.mlp_out is None else s.mlp_out.contiguous()}
                         for s in states]}
+    if routing is not None:
+        blob["routing"] = routing
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     return path
 
 
-def load_state(path, *, run: str, valid_at, unit_ids, members: int):
-    """Member states from ``path``, checked against the run, the day and the units expected."""
+def load_state(path, *, run: str, valid_at, unit_ids, members: int, routing: dict | None = None):
+    """Member states from ``path``, checked against the run, the day and the units expected.
+
+    ``routing``: for a routed run, what its routing state must match (``network_id``, ``dt``,
+    ``day_offset_hours``, ``gauges``); then (member states, routing state) is returned."""
     from dhbv.model import ModelState
 
     path = Path(path)
@@ -75,8 +86,31 @@ def load_state(path, *, run: str, valid_at, unit_ids, members: int):
     if len(blob["members"]) != members:
         raise DhbvInputError(f"state file {path} has {len(blob['members'])} ensemble members, the "
                              f"run has {members}")
-    return [ModelState((m["h"], m["c"]), m["hbv"], m["uh"], m.get("mlp"))
-            for m in blob["members"]]
+    states = [ModelState((m["h"], m["c"]), m["hbv"], m["uh"], m.get("mlp"))
+              for m in blob["members"]]
+    if routing is None:
+        return states
+    return states, _check_routing(path, blob.get("routing"), routing)
+
+
+def _check_routing(path, r, want: dict) -> dict:
+    """The routing state ``r`` of state file ``path``, checked against ``want``."""
+    if not isinstance(r, dict):
+        raise DhbvInputError(f"state file {path} holds no routing state (written without a river "
+                             "network); simulate the chunks again from the first with the network")
+    if r.get("network_id") != want["network_id"]:
+        raise DhbvInputError(f"state file {path} routes network {r.get('network_id')}, not this "
+                             f"network {want['network_id']}; simulate this network's chunks again "
+                             "from the first")
+    if (r.get("dt"), r.get("day_offset_hours")) != (want["dt"], want["day_offset_hours"]):
+        raise DhbvInputError(f"state file {path} was routed with step {r.get('dt')} s and day "
+                             f"offset {r.get('day_offset_hours')} h, this run {want['dt']} s and "
+                             f"{want['day_offset_hours']} h; simulate the chunks again")
+    if r.get("gauges") != list(want["gauges"]):
+        raise DhbvInputError(f"state file {path} carries {len(r.get('gauges') or [])} gauges, "
+                             f"this run reads {len(want['gauges'])} other ones; simulate the "
+                             "chunks again with the same gauges")
+    return r
 
 
 def select_units(state, units):

@@ -23,6 +23,8 @@ from dhbv.simulation.variables import cf_attributes
 UNIT_CHUNK = 1024   # units per zarr chunk
 TIME_CHUNK = 92     # days per zarr chunk (a quarter)
 TIME_UNITS = "days since 1970-01-01"
+#: zarr group of a chunk store holding the routed streamflow of a δHBV2.0MC run
+ROUTED_GROUP = "routed"
 BALANCE = {  # per-unit water-balance terms of the chunk (mm), see dhbv.physics.balance
     "P": "precipitation", "AET": "actual evapotranspiration",
     "Q": "runoff (routed)", "dS": "change of storage (five stores + unit-hydrograph transit)",
@@ -87,14 +89,27 @@ class ChunkStore:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def open_store(path) -> xr.Dataset:
-    """One chunk store, lazily (the marker file Snakemake leaves in a directory output is not
-    a zarr node: its warning is silenced)."""
+def open_store(path, group=None) -> xr.Dataset:
+    """One chunk store (or its zarr ``group``, e.g. :data:`ROUTED_GROUP`), lazily (the marker
+    file Snakemake leaves in a directory output is not a zarr node: its warning is silenced)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        return xr.open_zarr(path, consolidated=False, chunks=None)
+        return xr.open_zarr(path, group=group, consolidated=False, chunks=None)
+
+
+def open_routed(paths) -> xr.Dataset:
+    """The routed streamflow (group :data:`ROUTED_GROUP`: ``streamflow`` (reach, time) and
+    ``gauge_streamflow`` (gauge, time), m³ s-1) of the chunk stores ``paths`` (time order) of
+    a routed domain simulation as one Dataset (read on concatenation)."""
+    parts = [open_store(p, group=ROUTED_GROUP) for p in paths]
+    if not parts:
+        from dhbv.errors import DhbvInputError
+
+        raise DhbvInputError("no chunk stores given; simulate the chunks first")
+    return xr.concat(parts, dim="time", data_vars="minimal", coords="minimal",
+                     compat="override", combine_attrs="drop_conflicts")
 
 
 def open_chunks(paths) -> xr.Dataset:
