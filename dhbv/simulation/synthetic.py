@@ -8,16 +8,32 @@ persistent: a wet day follows a wet day more often) with gamma depths (shape 0.7
 annual total log-normal around 800 mm; temperature with a seasonal cycle whose mean falls with
 latitude and elevation (lapse rate 6 °C/km), amplitude 6–16 °C and daily noise; PET from the
 temperature (Hargreaves, 0–9 mm/d). Everything is generated per unit batch and time
-window from seeds, so a domain of any size costs no memory until a batch is asked for.
+window from seeds, so a domain of any size costs no memory until a batch is asked for. The
+static values of a unit (area, attributes, climate) are drawn per block of
+:data:`BLOCK` units, so they do not depend on how the units are batched.
+
+With ``network=True`` the units are the reaches of a dendritic river network
+(:func:`unit_network`: one reach per unit catchment, ids = the unit ids, MERIT-like COMIDs)
+and each unit's upstream area is its own area plus the upstream areas of the reaches draining
+into it (:func:`accumulate`), so the outlet's upstream area is the domain's total area.
 """
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pandas as pd
 
 from dhbv.simulation.inputs import DomainInputs
+
+#: units per seeded block of static values
+BLOCK = 1024
+#: id of the first unit of a domain with a network (MERIT COMIDs of North America are 7xxxxxxx)
+FIRST_ID = 71_000_001
+#: main-stem reaches of a 180,000-reach network (the Mississippi's topological depth in MERIT);
+#: smaller networks get a stem ∝ √reaches
+CONUS_STEM = 3_000
 
 _ATTRIBUTE_DRAWS = {  # name: (mean, std) of plausible unit values
     "aridity": (1.2, 0.6), "meanP": (2.5, 1.2), "ETPOT_Hargr": (3.0, 0.8), "NDVI": (0.5, 0.15),
@@ -29,32 +45,122 @@ _ATTRIBUTE_DRAWS = {  # name: (mean, std) of plausible unit values
 }
 
 
-class SyntheticDomain:
-    """``n_units`` unit catchments with attributes ``attribute_names`` (seeded)."""
+def unit_network(n_units: int, seed: int = 0, n_stem: int | None = None):
+    """A dendritic MERIT-like network of exactly ``n_units`` reaches, one per unit catchment:
+    :class:`dhbv.routing.RoutingGraph` in topological order with ids ``FIRST_ID + unit index``
+    (unit i is reach i).
 
-    def __init__(self, n_units: int, attribute_names, seed: int = 0):
+    The tree is :func:`dhbv.routing.synthetic.synthetic_network` (binary confluences, a main
+    stem of ``n_stem`` reaches, default ``CONUS_STEM·√(n_units/180 000)``, with heavy-tailed
+    tributaries; lengths ~6.4 km and slopes ~0.003 log-normal). Its full binary trees have an
+    odd number of reaches, so for an even ``n_units`` one more unit drains directly to the sea
+    (a coastal unit: its own outlet, last in the order)."""
+    from dhbv.routing.graph import RoutingGraph
+    from dhbv.routing.synthetic import synthetic_network
+
+    n = int(n_units)
+    if n < 1:
+        raise ValueError("unit_network: n_units must be ≥ 1")
+    n_tree = n if n % 2 else n - 1
+    if n_tree < 3:                      # one or two units: a headwater (and a coastal unit)
+        rng = np.random.default_rng([seed, 5])
+        down = np.full(n, -1, np.int64)
+        length = np.clip(rng.lognormal(np.log(6400.0), 0.8, n), 90.0, 40_000.0)
+        slope = np.maximum(rng.lognormal(np.log(0.003), 1.2, n), 1e-3)
+        return RoutingGraph(down, length, slope, ids=FIRST_ID + np.arange(n))
+    if n_stem is None:
+        n_stem = round(CONUS_STEM * math.sqrt(n_tree / 180_000))
+    n_stem = int(min(max(n_stem, 2), (n_tree + 1) // 2))
+    tree, _ = synthetic_network(n_tree, n_stem=n_stem, seed=seed)
+    down, length, slope = tree.downstream.astype(np.int64), tree.length_m, tree.slope
+    if n > n_tree:                      # the coastal unit
+        rng = np.random.default_rng([seed, 6])
+        down = np.append(down, -1)
+        length = np.append(length, np.clip(rng.lognormal(np.log(6400.0), 0.8), 90.0, 40_000.0))
+        slope = np.append(slope, max(rng.lognormal(np.log(0.003), 1.2), 1e-3))
+    return RoutingGraph(down, length, slope, ids=FIRST_ID + np.arange(n))
+
+
+def accumulate(graph, values) -> np.ndarray:
+    """Each reach's value plus those of all reaches upstream of it (float64 [n]; e.g. unit
+    areas [km²] → upstream areas), level by level from the headwaters."""
+    acc = np.array(values, np.float64)
+    down = np.asarray(graph.downstream, np.int64)
+    level = np.asarray(graph.level)
+    order = np.argsort(level, kind="stable")
+    bounds = np.searchsorted(level[order], np.arange(int(level.max()) + 2 if level.size else 1))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
+        idx = idx[down[idx] >= 0]
+        np.add.at(acc, down[idx], acc[idx])
+    return acc
+
+
+class SyntheticDomain:
+    """``n_units`` unit catchments with attributes ``attribute_names`` (seeded); with
+    ``network=True`` also their river network (``graph``, :func:`unit_network`) and upstream
+    areas accumulated on it."""
+
+    def __init__(self, n_units: int, attribute_names, seed: int = 0, network: bool = False):
         self.n_units = int(n_units)
         self.attribute_names = list(attribute_names)
         self.seed = int(seed)
+        self.graph, self._uparea = None, None
+        if network:
+            self.graph = unit_network(self.n_units, self.seed)
+            self._uparea = accumulate(self.graph, self.area(0, self.n_units))
 
-    def _static(self, u0: int, u1: int) -> dict:
-        n = u1 - u0
-        rng = np.random.default_rng([self.seed, 1, u0, u1])
-        s = {"area": np.exp(rng.normal(math.log(40.0), 0.95, n)),
-             "uparea": 10.0 ** rng.uniform(1.0, 5.0, n),
-             "elev": rng.uniform(0.0, 3500.0, n),
-             "lat": rng.uniform(25.0, 50.0, n), "lon": rng.uniform(-125.0, -67.0, n),
-             "annual_p": np.exp(rng.normal(math.log(800.0), 0.5, n)),
-             "p_wet": rng.uniform(0.25, 0.6, n), "t_amp": rng.uniform(6.0, 16.0, n)}
+    def _per_unit(self, u0: int, u1: int, stream, draw) -> dict:
+        """{name: [u1 − u0]} from ``draw(rng)`` → {name: [BLOCK]}, one generator per block."""
+        b0, b1 = u0 // BLOCK, max(u1 - 1, u0) // BLOCK + 1
+        parts = [draw(np.random.default_rng([self.seed, *stream, b])) for b in range(b0, b1)]
+        return {k: np.concatenate([p[k] for p in parts])[u0 - b0 * BLOCK:u1 - b0 * BLOCK]
+                for k in parts[0]}
+
+    def unit_ids(self, u0: int = 0, u1: int | None = None) -> list[str]:
+        """Ids of units [u0, u1): the reach ids (COMIDs) with a network, else ``u0000000`` …"""
+        u1 = self.n_units if u1 is None else u1
+        if self.graph is not None:
+            return [str(FIRST_ID + i) for i in range(u0, u1)]
+        return [f"u{i:07d}" for i in range(u0, u1)]
+
+    def area(self, u0: int = 0, u1: int | None = None) -> np.ndarray:
+        """Unit catchment areas [km²] of units [u0, u1) (log-normal, median 40 km²)."""
+        u1 = self.n_units if u1 is None else u1
+        return self._per_unit(u0, u1, (3,), lambda rng: {
+            "a": np.exp(rng.normal(math.log(40.0), 0.95, BLOCK))})["a"]
+
+    def _static(self, u0: int, u1: int, names=None) -> dict:
+        s = self._per_unit(u0, u1, (1,), lambda rng: {
+            "uparea": 10.0 ** rng.uniform(1.0, 5.0, BLOCK),
+            "elev": rng.uniform(0.0, 3500.0, BLOCK),
+            "lat": rng.uniform(25.0, 50.0, BLOCK), "lon": rng.uniform(-125.0, -67.0, BLOCK),
+            "annual_p": np.exp(rng.normal(math.log(800.0), 0.5, BLOCK)),
+            "p_wet": rng.uniform(0.25, 0.6, BLOCK), "t_amp": rng.uniform(6.0, 16.0, BLOCK)})
+        s["area"] = self.area(u0, u1)
+        if self._uparea is not None:
+            s["uparea"] = self._uparea[u0:u1]
         s["t_mean"] = 28.0 - 0.7 * (s["lat"] - 25.0) - 6.0 * s["elev"] / 1000.0
+        known = {"uparea": s["uparea"], "log10_uparea": np.log10(s["uparea"]),
+                 "meanelevation": s["elev"], "meanTa": s["t_mean"],
+                 "meanP": s["annual_p"] / 365.25}
         cols = []
-        for name in self.attribute_names:
+        for name in self.attribute_names if names is None else names:
+            if name in known:
+                cols.append(known[name])
+                continue
             m, sd = _ATTRIBUTE_DRAWS.get(name, (0.0, 1.0))
-            cols.append({"uparea": s["uparea"], "meanelevation": s["elev"],
-                         "meanTa": s["t_mean"], "meanP": s["annual_p"] / 365.25}.get(
-                name, rng.normal(m, sd, n)))
-        s["attributes"] = (np.stack(cols, -1) if cols else np.zeros((n, 0))).astype(np.float64)
+            cols.append(self._per_unit(u0, u1, (4, zlib.crc32(name.encode())), lambda rng: {
+                "x": rng.normal(m, sd, BLOCK)})["x"])
+        s["attributes"] = (np.stack(cols, -1) if cols else np.zeros((u1 - u0, 0))).astype(
+            np.float64)
         return s
+
+    def attributes(self, names, u0: int = 0, u1: int | None = None) -> np.ndarray:
+        """Attributes ``names`` [u1 − u0, len(names)] of units [u0, u1) (a name has the same
+        values whichever list it is in; ``log10_uparea`` is log10 of the upstream area)."""
+        u1 = self.n_units if u1 is None else u1
+        return self._static(u0, u1, list(names))["attributes"]
 
     def window(self, u0: int, u1: int, start, n_days: int) -> DomainInputs:
         """Inputs of units [u0, u1) over ``n_days`` days from ``start``."""
@@ -80,7 +186,7 @@ class SyntheticDomain:
         pet = np.clip(0.0023 * radiation * (tc + 17.8) * 3.5, 0.0, 9.0)  # Hargreaves, ΔT ≈ 12 °C
         forcing = np.stack([p, tc, pet], -1).astype(np.float32)
         return DomainInputs(pd.date_range(t0, periods=n_days, freq="D"),
-                            [f"u{i:07d}" for i in range(u0, u1)], forcing, ("P", "T", "PET"),
+                            self.unit_ids(u0, u1), forcing, ("P", "T", "PET"),
                             self.attribute_names, s["attributes"], s["uparea"], s["elev"],
                             s["lat"], s["lon"], s["area"])
 
