@@ -75,6 +75,41 @@ def _stack_grads(g_outs, like):
     return g
 
 
+def _forward_cpu(p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine, keep, summary):
+    """Run ``kernels_cpu.forward_kernel``; returns (out [n_out, T, B], store, final [5, B,
+    nmul], cst) as numpy arrays. ``keep``: write the reverse sweep's state store (else a
+    dummy that the kernel does not touch). ``summary``: None or a list to which the kernel's
+    input summary (ok, mean temperature) is appended."""
+    n_t, n_b = p.shape
+    n_mul = dyn.shape[2]
+    n_out = len(OUTPUT_NAMES) if full else N_COMPACT
+    # the kernels read the caller's time-major layouts in place (strided views, no copies):
+    # forcing [T, B], dyn [T, B, nmul, 3], sta [B, nmul, 12], states [5, B, nmul]
+    P = _np(p)
+    cst = make_constants(nz, n_mul, P.dtype, dyn_affine)
+    out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
+    if keep:
+        # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
+        # component at a time and then streams through contiguous memory
+        store = _store_buffer((n_t, n_b, n_mul, N_STORE), P.dtype)
+    else:  # no backward: one slot per component (time stride 0), written only for nmul > 64
+        slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
+        store = np.lib.stride_tricks.as_strided(
+            slot, shape=(n_t, n_b, n_mul, 5), strides=(0, *slot.strides[1:]))
+    final = np.empty((5, n_b, n_mul), dtype=P.dtype)
+    block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
+    chk = np.empty(((n_b + block - 1) // block, kernels_cpu.N_CHK))
+    dyn_np = _np(dyn)
+    # dyn as [T, B, 3, nmul] too: contiguous (typed so) when the caller's dyn is
+    # [T, B, 3, nmul] in memory, as ``run_hbv2``'s is
+    kernels_cpu.forward_kernel(P, _np(tc), _np(pet), dyn_np, _np(sta), _np(states0),
+                               bool(bounded), cst, out_tb, store, final, block, keep, chk,
+                               dyn_np.transpose(0, 1, 3, 2))
+    if summary is not None:
+        summary.append(kernels_cpu.input_summary(chk))
+    return out_tb, store, final, cst
+
+
 class FusedHbv(torch.autograd.Function):
     """Fused HBV 2.0 time loop; see :func:`run_fused` for the argument layouts."""
 
@@ -88,35 +123,11 @@ class FusedHbv(torch.autograd.Function):
                                               full, dyn_affine)
             ctx.set_materialize_grads(False)
             return (*out.unbind(0), final)
-        dtype = p.dtype
-        n_t, n_b = p.shape
-        n_mul = dyn.shape[2]
-        n_out = len(OUTPUT_NAMES) if full else N_COMPACT
-        # the kernels read the caller's time-major layouts in place (strided views, no copies):
-        # forcing [T, B], dyn [T, B, nmul, 3], sta [B, nmul, 12], states [5, B, nmul]
-        P = _np(p)
-        cst = make_constants(nz, n_mul, P.dtype, dyn_affine)
-        out_tb = np.empty((n_out, n_t, n_b), dtype=P.dtype)
         keep = any(ctx.needs_input_grad[3:6])
-        if keep:
-            # indexed [T, B, nmul, k] but cell-major in memory: the reverse sweep runs one
-            # component at a time and then streams through contiguous memory
-            store = _store_buffer((n_t, n_b, n_mul, N_STORE), P.dtype)
-        else:  # no backward: one slot per component (time stride 0), written only for nmul > 64
-            slot = np.empty((1, n_b, n_mul, 5), dtype=P.dtype)
-            store = np.lib.stride_tricks.as_strided(
-                slot, shape=(n_t, n_b, n_mul, 5), strides=(0, *slot.strides[1:]))
-        final = np.empty((5, n_b, n_mul), dtype=P.dtype)
-        block = kernels_cpu.block_size(n_b, n_mul, numba.get_num_threads())
-        chk = np.empty(((n_b + block - 1) // block, kernels_cpu.N_CHK))
-        dyn_np = _np(dyn)
-        # dyn as [T, B, 3, nmul] too: contiguous (typed so) when the caller's dyn is
-        # [T, B, 3, nmul] in memory, as ``run_hbv2``'s is
-        kernels_cpu.forward_kernel(P, _np(tc), _np(pet), dyn_np, _np(sta), _np(states0),
-                                   bool(bounded), cst, out_tb, store, final, block, keep, chk,
-                                   dyn_np.transpose(0, 1, 3, 2))
-        if summary is not None:
-            summary.append(kernels_cpu.input_summary(chk))
+        out_tb, store, final, cst = _forward_cpu(p, tc, pet, dyn, sta, states0, bounded, nz, full,
+                                                 dyn_affine, keep, summary)
+        dtype = p.dtype
+        n_out = out_tb.shape[0]
         # inputs are saved as tensors (version-checked by autograd), the stored states as numpy
         ctx.save_for_backward(p, tc, pet, dyn, sta)
         ctx.store = store
@@ -185,5 +196,24 @@ def run_fused_series(p, tc, pet, dyn, sta, states0, bounded: bool, nz: float = N
     of ``kernels_cpu.input_summary`` is appended to it (``run_hbv2`` validates the forcing
     and dynamic parameters with it instead of a separate pass over them).
     """
+    if not p.is_cuda and not needs_grad(dyn, sta, states0):
+        out, final = forward_no_grad(p, tc, pet, dyn, sta, states0, bounded, nz, full,
+                                     dyn_affine, summary)
+        return (*out.unbind(0), final)
     return FusedHbv.apply(p, tc, pet, dyn, sta, states0, bounded, nz, full, dyn_affine,
                           summary)
+
+
+def needs_grad(*tensors) -> bool:
+    """True when autograd would record an operation on any of ``tensors`` (None allowed)."""
+    return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
+
+
+def forward_no_grad(p, tc, pet, dyn, sta, states0, bounded: bool, nz: float = NEAR_ZERO,
+                    full: bool = True, dyn_affine=None, summary=None):
+    """CPU forward of :func:`run_fused` without autograd bookkeeping (no state store, no
+    saved inputs): returns out [n_out, T, B] (one tensor, the series its rows) and the final
+    states [5, B, nmul]; the values equal those of the autograd path exactly."""
+    out_tb, _store, final, _cst = _forward_cpu(p, tc, pet, dyn, sta, states0, bounded, nz,
+                                               full, dyn_affine, False, summary)
+    return torch.from_numpy(out_tb), torch.from_numpy(final)

@@ -10,7 +10,9 @@ float64 for tests).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import torch
 
 from dhbv.errors import DhbvInputError
@@ -128,6 +130,88 @@ def nominal_exchange(rt: torch.Tensor, ac: torch.Tensor, uparea: torch.Tensor,
     return torch.where(a < EXCHANGE_AREA_SWITCH, small, large)
 
 
+_TT_MODES = {"paper": 0, "none": 1, "smooth": 2}  # kernels_unit.TT_*
+
+
+def _lf_mode(options: HbvOptions) -> int:
+    """``kernels_unit.LF_*`` mode of the nominal exchange for ``options``."""
+    if options.exchange == "off":
+        return 0
+    return 2 if options.exchange_form == "smooth" else 1
+
+
+@lru_cache(maxsize=8)
+def _static_map_arrays(dtype: torch.dtype):
+    """(lo [13], scale [13], constants) of the static maps in ``dtype`` (numpy, read-only)."""
+    from .kernels_unit import map_constants
+
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    lo = np.array([PARAMETER_RANGES[n][0] for n in STATIC_PARAMETERS], dtype=np_dtype)
+    scale = np.array([PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0]
+                      for n in STATIC_PARAMETERS], dtype=np_dtype)
+    k = map_constants(np_dtype, HIGH_ELEVATION, HIGH_ELEVATION_TT, SMOOTH_ELEVATION_BAND,
+                      1000.0, EXCHANGE_AREA_SWITCH, 50.0, -10.0)
+    for a in (lo, scale, k):
+        a.flags.writeable = False
+    return lo, scale, k
+
+
+@lru_cache(maxsize=8)
+def _uh_map_array(dtype: torch.dtype):
+    """``kernels_unit.uh_constants`` of the UH parameters in ``dtype`` (numpy, read-only)."""
+    from .kernels_unit import uh_constants
+
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    (lo_a, hi_a), (lo_b, hi_b) = (PARAMETER_RANGES[n] for n in UH_PARAMETERS)
+    u = uh_constants(np_dtype, lo_a, hi_a - lo_a, lo_b, hi_b - lo_b, 0.1, 0.5)
+    u.flags.writeable = False
+    return u
+
+
+class _CoreStaticCpu(torch.autograd.Function):
+    """Numba static parameter maps (``kernels_unit.static_core``) with their adjoint."""
+
+    @staticmethod
+    def forward(ctx, static, elev, uparea, tt_mode, lf_mode):
+        from .kernels_unit import N_CORE, static_core
+
+        lo, scale, k = _static_map_arrays(static.dtype)
+        core = torch.empty((static.shape[0], static.shape[2], N_CORE), dtype=static.dtype)
+        static_core(static.detach().numpy(), elev.numpy(), uparea.numpy(), lo, scale, k,
+                    tt_mode, lf_mode, core.numpy())
+        ctx.save_for_backward(static)
+        ctx.args = (elev, uparea, tt_mode, lf_mode)
+        return core
+
+    @staticmethod
+    def backward(ctx, g_core):
+        from .kernels_unit import static_core_grad
+
+        (static,) = ctx.saved_tensors
+        elev, uparea, tt_mode, lf_mode = ctx.args
+        lo, scale, k = _static_map_arrays(static.dtype)
+        g_static = torch.empty(static.shape, dtype=static.dtype)
+        static_core_grad(static.detach().numpy(), elev.numpy(), uparea.numpy(), lo, scale, k,
+                         tt_mode, lf_mode, g_core.detach().numpy(), g_static.numpy())
+        return g_static, None, None, None, None
+
+
+def core_static_cpu(static: torch.Tensor, elev: torch.Tensor, uparea: torch.Tensor,
+                    options: HbvOptions) -> torch.Tensor:
+    """Core static array [B, nmul, 12] (``reference.CORE_STATIC``: the descaled static
+    parameters with TT_eff (°C) and the nominal exchange LF (mm/d)) from static [B, 13, nmul]
+    in [0, 1], elev [B] (m) and uparea [B] (km²), on CPU in one compiled call.
+
+    The same float operations as ``descale``, :func:`effective_tt` and
+    :func:`nominal_exchange` (the exponential of the large-area exchange branch within an ulp
+    of torch's); differentiable with respect to ``static`` (elevation and area are data).
+    """
+    elev = elev.detach().to(static.dtype)
+    uparea = uparea.detach().to(static.dtype)
+    return _CoreStaticCpu.apply(static, elev, uparea, _TT_MODES[options.elev_threshold],
+                                _lf_mode(options))
+
+
 def _kernel_cells() -> int:
     """Cells per chunk of the vectorised CPU kernel (the largest nmul it runs)."""
     from .kernels_cpu import CH
@@ -143,6 +227,48 @@ def _select_backend(options: HbvOptions, device: torch.device) -> str:
 
         return "fused" if kernels_cuda.available() else "reference"
     return "fused"
+
+
+#: the dynamic parameters' affine map (lo, scale) that the fused kernels apply
+_DYN_AFFINE = (tuple(PARAMETER_RANGES[n][0] for n in DYNAMIC_PARAMETERS),
+               tuple(PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0] for n in DYNAMIC_PARAMETERS))
+
+
+def _needs_grad(*tensors) -> bool:
+    """True when autograd records operations on any of ``tensors`` (None allowed)."""
+    return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
+
+
+def _core_static_torch(static, elev, uparea, options):
+    """(core static [B, nmul, 12], LF_nominal [B, nmul]) by torch operations (any device)."""
+    # one broadcast affine map for all static parameters (same roundings as ``descale``, but a
+    # single op forward and backward instead of 13 selects, 26 arithmetic ops and their grads)
+    dtype, device = static.dtype, static.device
+    s_lo = torch.tensor([PARAMETER_RANGES[n][0] for n in STATIC_PARAMETERS], dtype=dtype,
+                        device=device)[:, None]
+    s_scale = torch.tensor([PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0]
+                            for n in STATIC_PARAMETERS], dtype=dtype, device=device)[:, None]
+    sp = dict(zip(STATIC_PARAMETERS, (static * s_scale + s_lo).unbind(1)))
+    tt_eff = effective_tt(sp["TT"], elev, options.elev_threshold)
+    lf_nominal = nominal_exchange(sp["RT"], sp["AC"], uparea, options)
+    core_static = torch.stack([sp["FC"], sp["K1"], sp["K2"], sp["LP"], sp["PERC"], sp["UZL"],
+                               tt_eff, sp["CFMAX"], sp["CFR"], sp["CWH"], sp["C"], lf_nominal],
+                              dim=-1)
+    return core_static, lf_nominal
+
+
+def _final_uh_history(out, out_t, history, n_hist):
+    """Unrouted Q0, Q1, Q2 (mm/d) of the last n_hist days, [n_hist, B, 3], oldest first;
+    days before the run come from ``history`` ([n_hist, B, 3]; None: zero). ``out_t`` is the
+    [n_out, T, B] output of the no-gradient path (one copy then), else None."""
+    n_t, n_b = out[0].shape
+    if out_t is not None and n_t >= n_hist:
+        return out_t[1:4, n_t - n_hist:].permute(1, 2, 0).contiguous()
+    # only the last L − 1 days are kept (a full-length stack would triple a CONUS chunk)
+    recent = torch.stack([out[k][max(n_t - n_hist, 0):] for k in (1, 2, 3)], dim=-1)
+    if history is None:
+        history = torch.zeros((n_hist, n_b, 3), dtype=recent.dtype, device=recent.device)
+    return torch.cat([history, recent])[len(recent):]
 
 
 def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
@@ -205,18 +331,17 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
     n_t, n_b = forcing.shape[:2]
     n_mul = dyn.shape[3]
 
-    # one broadcast affine map for all static parameters (same roundings as ``descale``, but a
-    # single op forward and backward instead of 13 selects, 26 arithmetic ops and their grads)
-    s_lo = torch.tensor([PARAMETER_RANGES[n][0] for n in STATIC_PARAMETERS], dtype=dtype,
-                        device=device)[:, None]
-    s_scale = torch.tensor([PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0]
-                            for n in STATIC_PARAMETERS], dtype=dtype, device=device)[:, None]
-    sp = dict(zip(STATIC_PARAMETERS, (static * s_scale + s_lo).unbind(1)))
-    tt_eff = effective_tt(sp["TT"], elev, options.elev_threshold)
-    lf_nominal = nominal_exchange(sp["RT"], sp["AC"], uparea, options)
-    core_static = torch.stack([sp["FC"], sp["K1"], sp["K2"], sp["LP"], sp["PERC"], sp["UZL"],
-                               tt_eff, sp["CFMAX"], sp["CFR"], sp["CWH"], sp["C"], lf_nominal],
-                              dim=-1)
+    backend = _select_backend(options, device)
+    fused_cpu = backend == "fused" and device.type == "cpu"
+    # without gradients the CPU path runs compiled calls only: no autograd bookkeeping, no
+    # state store, the UH routing with its history in one call (same values as with them)
+    no_grad = fused_cpu and not _needs_grad(forcing, dyn, static, uh_params, uparea, elev,
+                                            initial_states, initial_uh_history)
+    if fused_cpu:
+        core_static = core_static_cpu(static, elev, uparea, options)
+        lf_nominal = core_static[..., 11]
+    else:
+        core_static, lf_nominal = _core_static_torch(static, elev, uparea, options)
     if initial_states is None:
         states0 = torch.full((5, n_b, n_mul), INITIAL_STATE, dtype=dtype, device=device)
     else:
@@ -225,18 +350,20 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
     p, tc, pet = forcing[..., 0], forcing[..., 1], forcing[..., 2]
     bounded = options.exchange == "bounded"
     full = bool(full_output)
-    if _select_backend(options, device) == "fused":
-        from .autograd import run_fused_series
+    out_t = None  # [n_out, T, B] on the no-gradient path
+    if backend == "fused":
+        from .autograd import forward_no_grad, run_fused_series
 
         # descaling of the dynamic parameters is fused into the kernels (σ·(hi − lo) + lo,
         # same roundings as ``descale``); dyn is read in place as a [T, B, nmul, 3] view
-        lo = tuple(PARAMETER_RANGES[name][0] for name in DYNAMIC_PARAMETERS)
-        scale = tuple(PARAMETER_RANGES[name][1] - PARAMETER_RANGES[name][0]
-                      for name in DYNAMIC_PARAMETERS)
         summary = []
-        *out, final_states = run_fused_series(p, tc, pet, dyn.permute(0, 1, 3, 2), core_static,
-                                              states0, bounded, NEAR_ZERO, full,
-                                              dyn_affine=(lo, scale), summary=summary)
+        args = (p, tc, pet, dyn.permute(0, 1, 3, 2), core_static, states0, bounded, NEAR_ZERO,
+                full, _DYN_AFFINE)
+        if no_grad:
+            out_t, final_states = forward_no_grad(*args, summary=summary)
+            out = out_t.unbind(0)
+        else:
+            *out, final_states = run_fused_series(*args, summary=summary)
         if kernel_checks and not (summary and check_summary(*summary[0])):
             check_inputs(*check_args)  # raises the one-line error naming the field
     else:
@@ -245,35 +372,40 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
         out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
                                                     bounded, NEAR_ZERO, full)
 
-    route_a = descale(uh_params[:, 0], "route_a")
-    route_b = descale(uh_params[:, 1], "route_b")
-    w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
+    if fused_cpu and options.uh_weights == "midpoint":
+        w = uh.midpoint_weights_cpu(uh_params, _uh_map_array(dtype), options.uh_length)
+    else:
+        route_a = descale(uh_params[:, 0], "route_a")
+        route_b = descale(uh_params[:, 1], "route_b")
+        w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
     runoff = out[0]
     n_hist = options.uh_length - 1
     if initial_uh_history is None:
-        history = torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
+        history = None if no_grad else torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
     else:
         history = initial_uh_history.to(dtype)
 
     def route(q, k):
         """UH-route q [T, B] with the history of component k (None = total runoff)."""
+        if no_grad:
+            return uh.uh_route_no_grad(q, w, history, -1 if k is None else k)
         if initial_uh_history is None:
             return uh.uh_convolve(q, w)
         h = history.sum(dim=-1) if k is None else history[..., k]
         return uh.uh_convolve(torch.cat([h, q]), w)[n_hist:]
 
     streamflow = route(runoff, None)
-    # only the last L − 1 days are kept (a full-length stack would triple a CONUS chunk)
-    recent = torch.stack([out[k][max(n_t - n_hist, 0):] for k in (1, 2, 3)], dim=-1)
     result = {
         "streamflow": streamflow[warmup:],
         "runoff": runoff[warmup:],
         "AET": out[4][warmup:],
         "final_states": final_states,
-        "final_uh_history": torch.cat([history, recent])[len(recent):],
+        "final_uh_history": _final_uh_history(out, out_t, history, n_hist),
     }
     if not full:
         return result
+    if history is None:
+        history = torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
 
     named = dict(zip(OUTPUT_NAMES, out))
     for k, name in enumerate(("Q0", "Q1", "Q2")):

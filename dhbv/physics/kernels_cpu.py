@@ -452,18 +452,30 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
             chk[i, :] = np.nan
 
 
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _summarise(chk):
+    """(summarised, ok, t_mean) of ``chk`` (see :func:`input_summary`), one compiled call."""
+    ok = True
+    tsum = 0.0
+    n = 0.0
+    for i in range(chk.shape[0]):
+        if chk[i, CHK_N] != chk[i, CHK_N]:
+            return False, False, np.nan
+        bad = chk[i, CHK_BAD]
+        ok = ok and bad == 0.0 and chk[i, CHK_MIN] >= 0.0  # NaN fails both tests
+        tsum += chk[i, CHK_TSUM]
+        n += chk[i, CHK_N]
+    return True, ok, tsum / n if n > 0 else 0.0
+
+
 def input_summary(chk: np.ndarray):
     """(ok, t_mean) from ``forward_kernel``'s per-block ``chk``: ok is True when every block
     was summarised and no input is NaN or inf, P and PET are >= 0 and σ is in [0, 1];
     t_mean is the mean temperature over all cell-days (°C; NaN when not summarised)."""
-    if chk.shape[0] == 0:
-        return True, 0.0
-    if np.isnan(chk[:, CHK_N]).any():
+    summarised, ok, t_mean = _summarise(chk)
+    if not summarised:
         return False, float("nan")
-    ok = bool(np.isfinite(chk[:, CHK_BAD]).all() and chk[:, CHK_BAD].sum() == 0.0
-              and chk[:, CHK_MIN].min() >= 0.0)
-    n = chk[:, CHK_N].sum()
-    return ok, float(chk[:, CHK_TSUM].sum() / n) if n > 0 else 0.0
+    return bool(ok), float(t_mean)
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")

@@ -115,6 +115,59 @@ def uh_convolve(q: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return y[0].t()
 
 
+class _MidpointWeightsCpu(torch.autograd.Function):
+    """Numba midpoint gamma UH weights from normalised parameters, with their adjoint."""
+
+    @staticmethod
+    def forward(ctx, sigma, consts, length):
+        from .kernels_unit import uh_midpoint_weights
+
+        w = torch.empty((sigma.shape[0], length), dtype=sigma.dtype)
+        uh_midpoint_weights(sigma.detach().numpy(), consts, w.numpy())
+        ctx.save_for_backward(sigma)
+        ctx.consts = consts
+        return w
+
+    @staticmethod
+    def backward(ctx, g_w):
+        from .kernels_unit import uh_midpoint_weights_grad
+
+        (sigma,) = ctx.saved_tensors
+        g_sigma = torch.empty_like(sigma)
+        uh_midpoint_weights_grad(sigma.detach().numpy(), ctx.consts,
+                                 g_w.detach().contiguous().numpy(), g_sigma.numpy())
+        return g_sigma, None, None
+
+
+def midpoint_weights_cpu(sigma: torch.Tensor, consts, length: int) -> torch.Tensor:
+    """``midpoint`` UH weights [B, length] (sum 1 per unit) from the normalised UH parameters
+    σ [B, 2] (CPU, float32/float64), in one compiled call; differentiable with respect to σ.
+
+    ``consts``: ``kernels_unit.uh_constants`` (descaling of route_a and route_b and the gamma
+    offsets of :func:`gamma_shape_scale`). Same weights as :func:`gamma_uh_weights` of the
+    descaled parameters, evaluated in float64 (float32 results within an ulp or two).
+    """
+    if length < 1:
+        raise ValueError(f"uh_length must be >= 1, got {length}")
+    return _MidpointWeightsCpu.apply(sigma, consts, int(length))
+
+
+def uh_route_no_grad(q: torch.Tensor, w: torch.Tensor, history=None, comp: int = -1):
+    """UH-routed q [T, B] (mm/d) on CPU without autograd: as :func:`uh_convolve` of the
+    history-extended series, in one compiled call, bit-identical to it.
+
+    history : None (zero history) or [L − 1, B, 3] unrouted Q0, Q1, Q2 (mm/d) of the days
+    before the first day, oldest first; comp: the history's component (0–2), or −1 for their
+    sum (the total runoff). q, w and history share a float dtype on CPU.
+    """
+    from .kernels_unit import uh_route
+
+    hist = (torch.empty((0, q.shape[1], 3), dtype=q.dtype) if history is None else history)
+    y = torch.empty(q.shape, dtype=q.dtype)
+    uh_route(q.detach().numpy(), hist.detach().numpy(), comp, w.detach().numpy(), y.numpy())
+    return y
+
+
 def uh_in_transit(q: torch.Tensor, q_routed: torch.Tensor) -> torch.Tensor:
     """Runoff volume inside the UH at the end of each day, [T, B] (mm).
 
@@ -145,5 +198,5 @@ def uh_mean_delay(route_a: torch.Tensor, route_b: torch.Tensor) -> torch.Tensor:
     return a * theta
 
 
-__all__ = ["gamma_shape_scale", "gamma_uh_weights", "uh_convolve", "uh_in_transit", "uh_pending",
-           "uh_mean_delay"]
+__all__ = ["gamma_shape_scale", "gamma_uh_weights", "midpoint_weights_cpu", "uh_convolve",
+           "uh_in_transit", "uh_pending", "uh_mean_delay", "uh_route_no_grad"]
