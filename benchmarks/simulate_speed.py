@@ -139,7 +139,7 @@ class Router:
     def __init__(self, rt: dict, out: Path, pool):
         self.rt, self.out, self.pool = rt, out, pool
         self.pending, self.state_path, self.next_day = None, None, None
-        self.read_s = self.route_s = self.write_s = self.state_s = 0.0
+        self.read_s = self.route_s = self.write_s = self.state_s = self.route_cpu_s = 0.0
         self.reach_steps, self.reach_days, self.diag = 0, 0, None
         self.last_lateral = None      # the last chunk's lateral inflow [days, reaches] m³ s-1
 
@@ -170,13 +170,14 @@ class Router:
             prev = load_routing_state(self.state_path, valid_at=time_axis[0], **ids)
         else:
             self.next_day = time_axis[0]
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         with torch.no_grad():
             r = route(g, torch.as_tensor(lat.values, dtype=self.rt["dtype"]), self.rt["params"],
                       options=opts, day_offset_hours=DAY_OFFSET_HOURS,
                       state=None if prev is None else prev.state)
         q = r.mean.numpy().T                                # [reaches, days] m³ s-1
         t3 = time.perf_counter()
+        self.route_cpu_s += time.process_time() - c2
         days = pd.date_range(self.next_day, periods=q.shape[1], freq="D")
         self.next_day = days[-1] + pd.Timedelta(days=1)
         self.state_path = self.out / f"routing_{y}.pt"
@@ -271,7 +272,8 @@ def simulate(n_units: int, years: int, memory_mb: float, batch_cap=None, split=N
          "unit_days": timing.unit_days, "batch": n_batch,
          "store_mb": mib("[0-9]*.zarr"), "routed_mb": mib("routed_*.zarr")}
     if router is not None:
-        r.update({"route_s": router.route_s, "route_read_s": router.read_s,
+        r.update({"route_s": router.route_s, "route_cpu_s": router.route_cpu_s,
+                  "route_read_s": router.read_s,
                   "route_write_s": router.write_s, "route_state_s": router.state_s,
                   "reach_steps": router.reach_steps, "reach_days": router.reach_days,
                   "route_setup_s": rt["setup_s"], "diagnostics": router.diag,
@@ -282,7 +284,8 @@ def simulate(n_units: int, years: int, memory_mb: float, batch_cap=None, split=N
 def per_reach_step(cases: dict, dtypes, repeats: int = 3) -> dict:
     """Seconds per reach and hourly step of forward routings from the hot start, interleaved,
     ``repeats`` times (after one warm-up round): ``cases`` {name: (graph, {dtype: channel
-    parameters}, lateral inflow [days, reaches] m³ s-1)}; returns {(name, dtype): [s]}."""
+    parameters}, lateral inflow [days, reaches] m³ s-1)}; returns {(name, dtype): [(wall s,
+    process CPU s)]} per reach-step."""
     import torch
 
     from dhbv.config import defaults
@@ -297,11 +300,12 @@ def per_reach_step(cases: dict, dtypes, repeats: int = 3) -> dict:
             for k, (g, params, lat) in cases.items():
                 for dt in dtypes:
                     x = torch.as_tensor(lat, dtype=getattr(torch, dt))
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     r = route(g, x, params[dt], options=opts)
-                    s = time.perf_counter() - t0
+                    s, c = time.perf_counter() - t0, time.process_time() - c0
                     if rep:
-                        res.setdefault((k, dt), []).append(s / (r.diagnostics.n_steps * g.n))
+                        n = r.diagnostics.n_steps * g.n
+                        res.setdefault((k, dt), []).append((s / n, c / n))
     return res
 
 
@@ -457,47 +461,58 @@ def speed(a) -> None:
     sim_h = (conus * per_day + CONUS_UNITS * per_unit) / 3600
     cores = os.cpu_count()
 
-    def line(what, hours):
-        print(f"  {what}: {hours:.2f} h at this wall-clock rate; {hours * busy / cores:.2f} h "
-              f"if all {cores} cores were this run's (CPU time / cores)")
+    def line(what, hours, cpu_hours=None, how=None):
+        quiet = hours * busy / cores if cpu_hours is None else cpu_hours
+        how = how or ("(CPU time / cores)" if cpu_hours is None else "(its CPU time: one core)")
+        print(f"  {what}: {hours:.2f} h at this wall-clock rate; {quiet:.2f} h on an idle "
+              f"machine {how}")
+        return quiet
 
     print(f"\nprojection, {CONUS_UNITS:,} units x {CONUS_YEARS} years ({conus:.3g} unit-days), "
-          f"MLP once per unit:")
-    line("simulation (NNs + HBV + UH, its I/O)", sim_h)
+          f"MLP once per unit; 'idle machine' = this run's CPU time spread over all {cores} "
+          "cores (the routing's sweep is sequential: its CPU time on one core):")
+    sim_q = line("simulation (NNs + HBV + UH, its I/O)", sim_h)
     if not routing:
         return
     chk = _check_network(a, built, r)
     steps = conus * 86400 / built[4]["options"].dt               # reach-steps, one reach per unit
     io_h = conus * (read_s + rstate_s) / r["reach_days"] / 3600
-    print(f"\nper reach-step cost of the routing ({a.check_days} days hourly per call from the hot "
-          f"start, median of 3, interleaved; load average {os.getloadavg()[0]:.1f}):")
+    print(f"\nper reach-step cost of the routing ({a.check_days} days hourly per call from the "
+          f"hot start, median of 3 calls, interleaved; wall / process CPU time; load average "
+          f"{os.getloadavg()[0]:.1f}):")
     med = {}
     for (k, dt), v in chk["res"].items():
-        med[(k, dt)] = float(np.median(v))
+        med[(k, dt)] = tuple(float(np.median([x[i] for x in v])) for i in (0, 1))
         print(f"  {chk['n'][k]:7d} reaches ({chk['levels'][k]:4d} levels), "
-              f"{k.split(', ')[1] + ' lateral inflow':24s} {dt}: {1e9 * med[(k, dt)]:5.1f} ns "
-              f"(calls {', '.join(f'{1e9 * x:.1f}' for x in v)})")
+              f"{k.split(', ')[1] + ' inflow,':15s} {dt}: {1e9 * med[(k, dt)][0]:5.1f} / "
+              f"{1e9 * med[(k, dt)][1]:5.1f} ns (calls "
+              f"{', '.join(f'{1e9 * x[0]:.1f}' for x in v)})")
     for dt in chk["dtypes"]:
         print(f"  {dt}: {chk['n']['big, synthetic']} vs {chk['n']['run, synthetic']} reaches "
-              f"{med[('big, synthetic', dt)] / med[('run, synthetic', dt)]:.2f}x the cost per "
-              f"reach-step; this run's runoff vs synthetic inflow "
-              f"{med[('run, model runoff', dt)] / med[('run, synthetic', dt)]:.2f}x")
-    ns_big = med[("big, synthetic", a.routing_dtype)]
-    dry = med[("run, model runoff", a.routing_dtype)] / med[("run, synthetic", a.routing_dtype)]
-    rt_h = steps * ns_big / 3600
-    line(f"routing ({a.routing_dtype}, {chk['n']['big, synthetic']:,}-reach cost "
-         f"{1e9 * ns_big:.1f} ns, synthetic inflow)", rt_h)
-    line(f"routing ({a.routing_dtype}, that x {dry:.2f} for this run's runoff)", rt_h * dry)
-    line(f"routing ({a.routing_dtype}, at this run's in-chunk {ns_run:.1f} ns)",
-         steps * ns_run * 1e-9 / 3600)
-    other = chk["dtypes"][1]
-    line(f"routing if in {other} ({1e9 * med[('big, synthetic', other)]:.1f} ns, synthetic "
-         "inflow)", steps * med[("big, synthetic", other)] / 3600)
-    line("routing I/O not overlapped (runoff read back, state files)", io_h)
-    line(f"total with routing ({a.routing_dtype}, 180,000-reach cost, synthetic inflow)",
-         sim_h + rt_h + io_h)
+              f"{med[('big, synthetic', dt)][0] / med[('run, synthetic', dt)][0]:.2f}x the wall "
+              f"time per reach-step; this run's runoff vs synthetic inflow "
+              f"{med[('run, model runoff', dt)][0] / med[('run, synthetic', dt)][0]:.2f}x")
+    big = med[("big, synthetic", a.routing_dtype)]
+    dry = med[("run, model runoff", a.routing_dtype)][0] / \
+        med[("run, synthetic", a.routing_dtype)][0]
+    rt_q = line(f"routing ({a.routing_dtype}, {chk['n']['big, synthetic']:,}-reach cost "
+                f"{1e9 * big[0]:.1f} ns, synthetic inflow)", steps * big[0] / 3600,
+                steps * big[1] / 3600)
+    line(f"routing ({a.routing_dtype}, that x {dry:.2f} for this run's runoff)",
+         steps * big[0] * dry / 3600, steps * big[1] * dry / 3600)
+    cpu_run = 1e9 * r["route_cpu_s"] / r["reach_steps"]
+    run_q = line(f"routing ({a.routing_dtype}, at this run's in-chunk {ns_run:.1f} ns)",
+                 steps * ns_run * 1e-9 / 3600, steps * cpu_run * 1e-9 / 3600)
+    other = med[("big, synthetic", chk["dtypes"][1])]
+    line(f"routing if in {chk['dtypes'][1]} ({1e9 * other[0]:.1f} ns, synthetic inflow)",
+         steps * other[0] / 3600, steps * other[1] / 3600)
+    io_q = line("routing I/O not overlapped (runoff read back, state files)", io_h)
+    line(f"total with routing ({a.routing_dtype}, {chk['n']['big, synthetic']:,}-reach cost, "
+         "synthetic inflow)",
+         sim_h + steps * big[0] / 3600 + io_h, sim_q + rt_q + io_q, "(sum of the above)")
     line(f"total with routing ({a.routing_dtype}, at this run's in-chunk cost)",
-         sim_h + steps * ns_run * 1e-9 / 3600 + io_h)
+         sim_h + steps * ns_run * 1e-9 / 3600 + io_h, sim_q + run_q + io_q,
+         "(sum of the above)")
 
 
 def memory(a) -> None:
