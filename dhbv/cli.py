@@ -145,6 +145,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-units", type=int, default=None, help="at most this many units per batch")
     d.add_argument("--device", default="auto")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.add_argument("--network", default=None,
+                   help="river network (topology stage network.nc) whose reaches are the units: "
+                        "a run with the muskingum_cunge readout also routes the runoff through it "
+                        "(streamflow in each chunk store's group 'routed')")
+    d.add_argument("--gauge-table", default=None,
+                   help="gauge table (STAID, COMID, FLOW_SCALE, ...) of --gauges (with --network)")
+    d.add_argument("--gauges", nargs="+", default=(),
+                   help="gauge ids whose streamflow is also written (with --network)")
     o = sub.add_parser("route", help="route lateral inflow with a trained routing model")
     o.add_argument("--run-dir", required=True, help="routing run directory (train_routing)")
     o.add_argument("--lateral", required=True,
@@ -298,7 +306,8 @@ def main(argv=None) -> int:
                             args.out_dir, period=args.period, chunk_years=args.chunk_years,
                             spinup=args.spinup, variables=args.variables,
                             memory_mb=args.memory_mb, batch_units=args.batch_units,
-                            device=args.device, progress=not args.quiet)
+                            device=args.device, progress=not args.quiet, network=args.network,
+                            gauge_table=args.gauge_table, gauges=args.gauges)
     except DhbvInputError as err:
         print(f"dhbv {args.command}: error: {err}", file=sys.stderr)
         return 2

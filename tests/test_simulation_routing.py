@@ -267,3 +267,20 @@ def test_workflow_routing_inputs():
     assert dom.domain_routing_inputs(cfg, "d") == ({"network": "results/network/bow/network.nc"}, [])
     assert dom.domain_routing_inputs(cfg, "c") == ({}, [])
     assert dom.domain_routing_inputs(dict(cfg, model={}), "merit_71") == ({}, [])
+
+
+def test_cli_routes_with_network_and_refuses_gauges_without_it(case, capsys):
+    from dhbv.cli import main
+
+    tmp, forms = case
+    base = ["simulate-domain", "--run-dir", str(tmp / "run"), "--forcing", forms["forcing"],
+            "--attributes", forms["attributes"], "--period", "1990-01-01", "1990-12-31",
+            "--device", "cpu", "--quiet"]
+    assert main(base + ["--out-dir", str(tmp / "cli_bad"), "--gauges", "00000004"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "network" in err and "\n" not in err and not (tmp / "cli_bad" / "chunks").exists()
+    assert main(base + ["--out-dir", str(tmp / "cli"), "--network", str(tmp / "network.nc"),
+                        "--gauge-table", str(tmp / "gauges.csv"), "--gauges", "00000004"]) == 0
+    ds = open_routed(sorted((tmp / "cli" / "chunks").glob("*.zarr")))
+    assert list(ds["gauge"].values) == ["00000004"] and ds.sizes["reach"] == len(IDS)
+    assert (tmp / "cli" / "routing_summary.csv").exists()

@@ -82,6 +82,13 @@ def simulate_chunk(run_dir, forms: dict, chunk, out_store, state_out, *, previou
     inputs = load_window(forms["forcing"], forms["attributes"], mc["attributes"],
                          mc["dynamic_inputs"], start - pd.Timedelta(days=warm), end)
     router = None
+    if network is None and (gauges or gauge_table):
+        raise DhbvInputError("gauges are read from the routed streamflow: give the river network "
+                             "(--network) too, or leave out the gauges")
+    if network is None and first and getattr(models[0], "readout", None) is not None \
+            and getattr(models[0].readout, "name", "") == "muskingum_cunge":
+        log.info("the run routes (muskingum_cunge) but no river network is given: unit outputs "
+                 "only")
     if network is not None:
         from dhbv.simulation.routed import DomainRouter
 

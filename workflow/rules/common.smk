@@ -117,8 +117,11 @@ def domain_chunk_is_first(wildcards):
 
 
 def domain_chunk_files(wildcards):
-    """The run, the unit attributes, the chunk's forcing slice and, after the first chunk,
-    the previous chunk's state."""
+    """The run, the unit attributes, the chunk's forcing slice, after the first chunk the
+    previous chunk's state and, for a δHBV2.0MC run on a dataset with a river network, the
+    network (and the gauge table) it is routed through."""
+    from dhbv.simulation.domain import domain_routing_inputs
+
     files = {
         "weights": f"results/models/{wildcards.run}/model.pt",
         "statistics": f"results/models/{wildcards.run}/normalization_statistics.json",
@@ -132,4 +135,5 @@ def domain_chunk_files(wildcards):
         files["previous_state"] = (
             f"results/domain/{wildcards.run}/{wildcards.dataset}/states/{prev}.pt"
         )
+    files.update(domain_routing_inputs(config, wildcards.dataset)[0])
     return files

@@ -6,7 +6,13 @@
 # period adds chunk jobs without rerunning the ones done, and new forcing of the last chunks
 # reruns only them. The jobs of one dataset (a MERIT zone) form one chain and are submitted as
 # one cluster job (group simulate_domain), so a continental run is a handful of cluster jobs,
-# not thousands.
+# not thousands. A δHBV2.0MC run (model.readout muskingum_cunge) on a dataset with a river
+# network (its sources' network, or results/network/<dataset>/network.nc of a domain) also
+# routes every chunk through the network: the network and the domain's gauge table become
+# inputs of its chunk jobs, the gauges a parameter (None for every other run).
+
+
+from dhbv.simulation.domain import domain_routing_inputs
 
 
 rule slice_domain_forcing:
@@ -58,6 +64,7 @@ rule simulate_domain_chunk:
             config["simulate"]["spinup"] if domain_chunk_is_first(w) else None
         ),
         variables=SIMULATE_DOMAIN["variables"],
+        gauges=lambda w: domain_routing_inputs(config, w.dataset)[1] or None,
     script:
         "../scripts/simulate_domain_chunk.py"
 

@@ -22,4 +22,8 @@ simulate_domain_chunk(
     batch_units=knobs["batch_units"],
     device=snakemake.config["run"]["device"],
     progress=knobs["progress"],
+    # δHBV2.0MC runs on datasets with a river network (dhbv.simulation.routed)
+    network=inp.get("network"),
+    gauge_table=inp.get("gauge_table"),
+    gauges=p.gauges or (),
 )
