@@ -26,8 +26,9 @@ DOWN = np.array([2, 2, 4, 4, 6, 6, -1])
 LENGTH_KM = np.array([4.0, 6.5, 3.0, 8.0, 5.5, 7.0, 9.0])
 SLOPE = np.array([0.004, 0.006, 0.003, 0.005, 0.002, 0.004, 0.0015])
 AREA = np.array([35.0, 60.0, 20.0, 80.0, 45.0, 55.0, 30.0])       # km²
-#: gauges: partial-area on reach 3 (FLOW_SCALE 0.6), headwater reach 4 (whole unit)
-GAUGES = {"00000003": (IDS[2], 0.6), "00000004": (IDS[3], 1.0)}
+#: gauges: partial-area on reach 3 (FLOW_SCALE 0.6; the outlet gauge is downstream of it),
+#: headwater reach 4 and the outlet (whole units)
+GAUGES = {"00000003": (IDS[2], 0.6), "00000004": (IDS[3], 1.0), "00000007": (IDS[6], 1.0)}
 VARS = list(DEFAULT_VARIABLES)
 
 
@@ -67,8 +68,8 @@ def case(tmp_path_factory):
     _network(tmp / "network_b.nc", length_factor=2.0)
     pd.DataFrame({"STAID": list(GAUGES), "COMID": [v[0] for v in GAUGES.values()],
                   "FLOW_SCALE": [v[1] for v in GAUGES.values()],
-                  "DRAIN_SQKM": [up[2] - 0.4 * AREA[2], up[3]],
-                  "LAT_GAGE": [47.1, 47.2], "LNG_GAGE": [-120.1, -120.2]}).to_csv(
+                  "DRAIN_SQKM": [up[2] - 0.4 * AREA[2], up[3], up[6]],
+                  "LAT_GAGE": [47.1, 47.2, 47.3], "LNG_GAGE": [-120.1, -120.2, -120.3]}).to_csv(
         tmp / "gauges.csv", index=False)
     rng = np.random.default_rng(3)
     time = pd.date_range(FIRST, PERIOD[1], freq="D")
@@ -153,7 +154,7 @@ def _compute_reference(case):
         mean = r.mean.double().numpy()
         own = lat.double().numpy()
         own = 15 / 24 * own[:-1] + 9 / 24 * own[1:]                   # hours 10..33 of day d
-        g = [np.maximum(mean[:, 2] - 0.4 * own[:, 2], 0.0), mean[:, 3]]
+        g = [np.maximum(mean[:, 2] - 0.4 * own[:, 2], 0.0), mean[:, 3], mean[:, 6]]
         qs.append(mean[LEAD:])
         gs.append(np.stack(g, 1)[LEAD:])
         lats.append(lat.double().numpy())
@@ -204,7 +205,7 @@ def test_streamflow_equals_an_independent_route_of_the_unit_runoff(case):
     np.testing.assert_allclose(ds["gauge_streamflow"].values, g[:n].T, rtol=2e-5, atol=1e-6)
     # the correction matters: the partial gauge reads less than its reach
     assert (ds["gauge_streamflow"].values[0] < ds["streamflow"].values[2]).mean() > 0.9
-    assert ds["flow_scale"].values.tolist() == [0.6, 1.0]
+    assert ds["flow_scale"].values.tolist() == [0.6, 1.0, 1.0]
     assert float(ds["streamflow"].mean()) > 0.01
 
 

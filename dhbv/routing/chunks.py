@@ -340,15 +340,29 @@ class GaugeSet:
         return np.flatnonzero(self.flow_scale != 1.0)
 
 
-def read_gauge_set(gauge_table, gauges, graph) -> GaugeSet:
+def read_gauge_set(gauge_table, gauges, graph, *, nested_scaled: bool = False) -> GaugeSet:
     """The gauges ``gauges`` of ``gauge_table`` on ``graph`` (checks of
-    :func:`dhbv.routing.training.read_gauges`)."""
+    :func:`dhbv.routing.training.read_gauges`).
+
+    ``nested_scaled``: allow a partial-area gauge (FLOW_SCALE ≠ 1) with another gauge
+    downstream. Routing training refuses it (its scaled lateral inflow would reach the gauge
+    below); a reader that corrects the gauge's own reach only (the δHBV2.0MC readout's
+    Q̄ − (1 − w)·q̄') does not need the check."""
     from dhbv.network import read_gauge_table
 
     from .training import read_gauges
 
-    gs = read_gauges(gauge_table, gauges, graph)
-    df = read_gauge_table(gauge_table).set_index("STAID").loc[gs.ids]
+    table = read_gauge_table(gauge_table)
+    if nested_scaled:
+        try:
+            gs = read_gauges(table.assign(FLOW_SCALE=1.0), gauges, graph)
+        except DhbvInputError:
+            read_gauges(gauge_table, gauges, graph)    # the same error, naming the file
+            raise
+        gs.flow_scale = table.set_index("STAID").loc[gs.ids, "FLOW_SCALE"].astype(float).values
+    else:
+        gs = read_gauges(gauge_table, gauges, graph)
+    df = table.set_index("STAID").loc[gs.ids]
     nan = np.full(len(gs.ids), np.nan)
     col = lambda c: df[c].astype(float).values if c in df else nan  # noqa: E731
     names = [str(s) for s in df["STANAME"]] if "STANAME" in df else [""] * len(gs.ids)

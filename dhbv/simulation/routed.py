@@ -117,7 +117,8 @@ class DomainRouter:
             if not gauge_table:
                 raise DhbvInputError("routed domain simulation: gauges given without their "
                                      "gauge table (domains.<d>.gauge_table)")
-            self.gauges = read_gauge_set(gauge_table, list(gauges), self.graph)
+            self.gauges = read_gauge_set(gauge_table, list(gauges), self.graph,
+                                         nested_scaled=True)
         area = np.asarray(inputs.area, np.float64)[self.order]
         if not (np.isfinite(area) & (area > 0)).all():
             raise DhbvInputError(f"unit forcing: unit area missing or not positive for "
