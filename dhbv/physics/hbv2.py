@@ -257,19 +257,56 @@ def _core_static_torch(static, elev, uparea, options):
     return core_static, lf_nominal
 
 
-def _final_uh_history(out, out_t, history, n_hist):
+def _final_uh_history(out, history, n_hist):
     """Unrouted Q0, Q1, Q2 (mm/d) of the last n_hist days, [n_hist, B, 3], oldest first;
-    days before the run come from ``history`` ([n_hist, B, 3]; None: zero). ``out_t`` is the
-    [n_out, T, B] output of the no-gradient path (one copy then), else None."""
+    days before the run come from ``history`` ([n_hist, B, 3]; None: zero)."""
     n_t, n_b = out[0].shape
-    if out_t is not None and n_t >= n_hist:
-        return out_t[1:4, n_t - n_hist:].permute(1, 2, 0).contiguous()
     # only the last L − 1 days are kept (a full-length stack would triple a CONUS chunk)
     recent = torch.stack([out[k][max(n_t - n_hist, 0):] for k in (1, 2, 3)], dim=-1)
     if history is None:
         history = torch.zeros((n_hist, n_b, 3), dtype=recent.dtype, device=recent.device)
     return torch.cat([history, recent])[len(recent):]
 
+
+def _uh_weights_torch(uh_params, options):
+    """UH weights [B, L] by torch operations (any device, both weight modes)."""
+    route_a = descale(uh_params[:, 0], "route_a")
+    route_b = descale(uh_params[:, 1], "route_b")
+    return uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
+
+
+def _run_time_loop(forcing, dyn, static, uparea, elev, states0, options, backend, full,
+                   check_args):
+    """The daily time loop with autograd: (outputs, final states [5, B, nmul], nominal LF
+    [B, nmul] (mm/d)); outputs in ``reference.OUTPUT_NAMES`` order, each [T, B].
+
+    ``check_args``: the arguments of ``check_inputs`` when the fused CPU kernel's input
+    summary replaces the value checks, else None.
+    """
+    if backend == "fused" and forcing.device.type == "cpu":
+        core_static = core_static_cpu(static, elev, uparea, options)
+        lf_nominal = core_static[..., 11]
+    else:
+        core_static, lf_nominal = _core_static_torch(static, elev, uparea, options)
+    p, tc, pet = forcing[..., 0], forcing[..., 1], forcing[..., 2]
+    bounded = options.exchange == "bounded"
+    if backend == "reference":
+        dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
+                                for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)
+        out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
+                                                    bounded, NEAR_ZERO, full)
+        return out, final_states, lf_nominal
+    from .autograd import run_fused_series
+
+    # descaling of the dynamic parameters is fused into the kernels (σ·(hi − lo) + lo, same
+    # roundings as ``descale``); dyn is read in place as a [T, B, nmul, 3] view
+    summary = []
+    *out, final_states = run_fused_series(p, tc, pet, dyn.permute(0, 1, 3, 2), core_static,
+                                          states0, bounded, NEAR_ZERO, full, _DYN_AFFINE,
+                                          summary=summary)
+    if check_args is not None and not (summary and check_summary(*summary[0])):
+        check_inputs(*check_args)  # raises the one-line error naming the field
+    return out, final_states, lf_nominal
 
 def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
              options=HbvOptions(), full_output=False, initial_states=None,
@@ -333,79 +370,64 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
 
     backend = _select_backend(options, device)
     fused_cpu = backend == "fused" and device.type == "cpu"
-    # without gradients the CPU path runs compiled calls only: no autograd bookkeeping, no
-    # state store, the UH routing with its history in one call (same values as with them)
-    no_grad = fused_cpu and not _needs_grad(forcing, dyn, static, uh_params, uparea, elev,
-                                            initial_states, initial_uh_history)
-    if fused_cpu:
-        core_static = core_static_cpu(static, elev, uparea, options)
-        lf_nominal = core_static[..., 11]
-    else:
-        core_static, lf_nominal = _core_static_torch(static, elev, uparea, options)
     if initial_states is None:
         states0 = torch.full((5, n_b, n_mul), INITIAL_STATE, dtype=dtype, device=device)
     else:
         states0 = initial_states.to(dtype)
-
-    p, tc, pet = forcing[..., 0], forcing[..., 1], forcing[..., 2]
+    n_hist = options.uh_length - 1
+    history = None if initial_uh_history is None else initial_uh_history.to(dtype)
     bounded = options.exchange == "bounded"
     full = bool(full_output)
-    out_t = None  # [n_out, T, B] on the no-gradient path
-    if backend == "fused":
-        from .autograd import forward_no_grad, run_fused_series
+    pet = forcing[..., 2]
+    if fused_cpu and not _needs_grad(forcing, dyn, static, uh_params, uparea, elev,
+                                     initial_states, initial_uh_history):
+        # inference: one compiled call, no autograd bookkeeping (same values as with it)
+        from .inference_cpu import forward_no_grad_cpu
 
-        # descaling of the dynamic parameters is fused into the kernels (σ·(hi − lo) + lo,
-        # same roundings as ``descale``); dyn is read in place as a [T, B, nmul, 3] view
-        summary = []
-        args = (p, tc, pet, dyn.permute(0, 1, 3, 2), core_static, states0, bounded, NEAR_ZERO,
-                full, _DYN_AFFINE)
-        if no_grad:
-            out_t, final_states = forward_no_grad(*args, summary=summary)
-            out = out_t.unbind(0)
-        else:
-            *out, final_states = run_fused_series(*args, summary=summary)
-        if kernel_checks and not (summary and check_summary(*summary[0])):
+        w = None if options.uh_weights == "midpoint" else _uh_weights_torch(uh_params, options)
+        fwd = forward_no_grad_cpu(forcing, dyn, static, uh_params, uparea, elev, states0,
+                                  history, bounded, full, options.uh_length, w,
+                                  _TT_MODES[options.elev_threshold], _lf_mode(options),
+                                  _static_map_arrays(dtype), _uh_map_array(dtype), _DYN_AFFINE)
+        out = fwd.out.unbind(0)
+        final_states, streamflow, w = fwd.final_states, fwd.streamflow, fwd.uh_weights
+        lf_nominal = fwd.core_static[..., 11]
+        final_uh_history = fwd.final_uh_history
+        if kernel_checks and not check_summary(*fwd.summary):
             check_inputs(*check_args)  # raises the one-line error naming the field
-    else:
-        dyn_phys = torch.stack([descale(dyn[:, :, i, :], name)
-                                for i, name in enumerate(DYNAMIC_PARAMETERS)], dim=-1)
-        out, final_states = reference.run_reference(p, tc, pet, dyn_phys, core_static, states0,
-                                                    bounded, NEAR_ZERO, full)
 
-    if fused_cpu and options.uh_weights == "midpoint":
-        w = uh.midpoint_weights_cpu(uh_params, _uh_map_array(dtype), options.uh_length)
+        def route(q, k):
+            """UH-route q [T, B] with the history of component k."""
+            return uh.uh_route_no_grad(q, w, history, k)
     else:
-        route_a = descale(uh_params[:, 0], "route_a")
-        route_b = descale(uh_params[:, 1], "route_b")
-        w = uh.gamma_uh_weights(route_a, route_b, options.uh_length, options.uh_weights)
+        out, final_states, lf_nominal = _run_time_loop(
+            forcing, dyn, static, uparea, elev, states0, options, backend, full,
+            check_args if kernel_checks else None)
+        if fused_cpu and options.uh_weights == "midpoint":
+            w = uh.midpoint_weights_cpu(uh_params, _uh_map_array(dtype), options.uh_length)
+        else:
+            w = _uh_weights_torch(uh_params, options)
+
+        def route(q, k):
+            """UH-route q [T, B] with the history of component k (None = total runoff)."""
+            if history is None:
+                return uh.uh_convolve(q, w)
+            h = history.sum(dim=-1) if k is None else history[..., k]
+            return uh.uh_convolve(torch.cat([h, q]), w)[n_hist:]
+
+        streamflow = route(out[0], None)
+        final_uh_history = _final_uh_history(out, history, n_hist)
+
     runoff = out[0]
-    n_hist = options.uh_length - 1
-    if initial_uh_history is None:
-        history = None if no_grad else torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
-    else:
-        history = initial_uh_history.to(dtype)
-
-    def route(q, k):
-        """UH-route q [T, B] with the history of component k (None = total runoff)."""
-        if no_grad:
-            return uh.uh_route_no_grad(q, w, history, -1 if k is None else k)
-        if initial_uh_history is None:
-            return uh.uh_convolve(q, w)
-        h = history.sum(dim=-1) if k is None else history[..., k]
-        return uh.uh_convolve(torch.cat([h, q]), w)[n_hist:]
-
-    streamflow = route(runoff, None)
     result = {
         "streamflow": streamflow[warmup:],
         "runoff": runoff[warmup:],
         "AET": out[4][warmup:],
         "final_states": final_states,
-        "final_uh_history": _final_uh_history(out, out_t, history, n_hist),
+        "final_uh_history": final_uh_history,
     }
     if not full:
         return result
-    if history is None:
-        history = torch.zeros((n_hist, n_b, 3), dtype=dtype, device=device)
 
     named = dict(zip(OUTPUT_NAMES, out))
     for k, name in enumerate(("Q0", "Q1", "Q2")):
@@ -420,7 +442,10 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
     result["storage"] = storage[warmup:]
     result["storage_start"] = (storage[warmup - 1] if warmup > 0
                                else states0.sum(dim=0).mean(dim=-1))
-    transit0 = uh.uh_pending(history.sum(dim=-1), w)
+    if history is None:
+        transit0 = torch.zeros(n_b, dtype=dtype, device=device)  # nothing in the UH at the start
+    else:
+        transit0 = uh.uh_pending(history.sum(dim=-1), w)
     in_transit = transit0 + uh.uh_in_transit(runoff, streamflow)
     result["uh_in_transit"] = in_transit[warmup:]
     result["uh_in_transit_start"] = in_transit[warmup - 1] if warmup > 0 else transit0

@@ -9,7 +9,8 @@ powers are ``fastpow.fpow``. Also here: the UH convolution kernels and the colum
 of the input checks.
 
 Numba's on-disk cache of these kernels is keyed on this file only: after editing
-``equations.py``, ``adjoint.py`` or ``fastpow.py``, delete ``dhbv/physics/__pycache__/*.nb*``.
+``equations.py``, ``adjoint.py``, ``fastpow.py`` or ``kernels_unit.py``, delete
+``dhbv/physics/__pycache__/*.nb*``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from .equations import (
     unpack_constants,
 )
 from .fastpow import fpow
+from .kernels_unit import (
+    final_history_range,
+    static_core_range,
+    uh_midpoint_weights_range,
+    uh_route_range,
+)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -450,6 +457,40 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
             _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
                                   final)
             chk[i, :] = np.nan
+
+
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
+def forward_route_kernel(P, TC, PET, dyn, static, elev, uparea, lo, scale, k, tt_mode, lf_mode,
+                         sig, u, make_w, s0, bounded, cst, core, out, store, final, block, chk,
+                         dyn_t, w, hist, y, hist_out):
+    """The whole forward of ``run_hbv2`` without gradients, in one parallel call.
+
+    Each thread, for its blocks of basins (as :func:`forward_kernel`): maps the static
+    parameters into ``core`` [B, nmul, 12] (``kernels_unit.static_core``), computes the
+    midpoint UH weights w [B, L] from σ ``sig`` [B, 2] (``kernels_unit.uh_midpoint_weights``;
+    with ``make_w`` False, w is an input),
+    runs the time loop (``out``, ``final``, ``chk`` as :func:`forward_kernel` without
+    ``keep``), routes the total runoff out[0] through the UH with the history ``hist``
+    [H, B, 3] into y [T, B] (``kernels_unit.uh_route``) and writes the last L − 1 days of
+    Q0, Q1, Q2 into hist_out [L − 1, B, 3]. The values equal those of the separate kernels.
+    """
+    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
+    n_block = (n_basin + block - 1) // block
+    for i in prange(n_block):
+        b0 = i * block
+        b1 = min(b0 + block, n_basin)
+        static_core_range(b0, b1, static, elev, uparea, lo, scale, k, tt_mode, lf_mode, core)
+        if make_w:
+            uh_midpoint_weights_range(b0, b1, sig, u, w)
+        if n_mul <= CH:
+            _forward_block_vec(b0, b1, P, TC, PET, dyn, core, s0, bounded, cst, out, store,
+                               final, False, chk[i], dyn_t)
+        else:
+            _forward_block_phased(b0, b1, P, TC, PET, dyn, core, s0, bounded, cst, out, store,
+                                  final)
+            chk[i, :] = np.nan
+        uh_route_range(b0, b1, out[0], hist, -1, w, y)
+        final_history_range(b0, b1, out, hist, hist_out)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")

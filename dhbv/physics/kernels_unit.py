@@ -70,10 +70,17 @@ def static_core(static, elev, uparea, lo, scale, k, tt_mode, lf_mode, core):
     TT_eff (°C) from TT and elev [B] (m) by ``tt_mode``; column 11 is the nominal exchange LF
     (mm/d) from RT (mm/d), AC (km²) and uparea [B] (km²) by ``lf_mode``; k: ``map_constants``.
     """
-    n_b, _, n_m = static.shape
+    static_core_range(0, static.shape[0], static, elev, uparea, lo, scale, k, tt_mode, lf_mode,
+                      core)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def static_core_range(b0, b1, static, elev, uparea, lo, scale, k, tt_mode, lf_mode, core):
+    """:func:`static_core` for the basins b0..b1 − 1 only."""
+    n_m = static.shape[2]
     zero = k[K_ZERO]
     one = k[K_ONE]
-    for b in range(n_b):
+    for b in range(b0, b1):
         e = elev[b]
         a = uparea[b]
         w = _smooth_weight(e, k) if tt_mode == TT_SMOOTH else zero
@@ -197,9 +204,15 @@ def uh_midpoint_weights(sig, u, w):
     the renormalisation), evaluated in float64 in log space (no underflow of long kernels) and
     rounded once to the dtype of w. a and θ as in :func:`_shape_scale`.
     """
-    n_b, n_l = w.shape
+    uh_midpoint_weights_range(0, w.shape[0], sig, u, w)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def uh_midpoint_weights_range(b0, b1, sig, u, w):
+    """:func:`uh_midpoint_weights` for the units b0..b1 − 1 only."""
+    n_l = w.shape[1]
     lw = np.empty(n_l)
-    for b in range(n_b):
+    for b in range(b0, b1):
         _ra, _rb, a, theta = _shape_scale(sig, b, u)
         a64 = np.float64(a)
         th64 = np.float64(theta)
@@ -292,3 +305,61 @@ def uh_route(q, hist, comp, w, y):
                         y[t, b] += wt[k, b] * hist[i, b, comp]
             else:
                 break
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def uh_route_range(b0, b1, q, hist, comp, w, y):
+    """:func:`uh_route` for the basins b0..b1 − 1 only, days in sequence (the same sums, so
+    the same values); for a thread that owns a range of basins. The day rows are sliced to
+    the range first (1-D views: the basin loops vectorise)."""
+    n_t = q.shape[0]
+    n_l = w.shape[1]
+    n_h = hist.shape[0]
+    nb = b1 - b0
+    wt = np.empty((n_l, nb), dtype=w.dtype)  # [L, nb]: contiguous over basins
+    for j in range(nb):
+        for k in range(n_l):
+            wt[k, j] = w[b0 + j, k]
+    for t in range(n_t):
+        yt = y[t, b0:b1]
+        qt = q[t, b0:b1]
+        w0 = wt[0]
+        for j in range(nb):
+            yt[j] = w0[j] * qt[j]
+        for k in range(1, n_l):
+            s = t - k
+            wk = wt[k]
+            if s >= 0:
+                qs = q[s, b0:b1]
+                for j in range(nb):
+                    yt[j] += wk[j] * qs[j]
+            elif s >= -n_h:
+                hs = hist[n_h + s, b0:b1]
+                if comp < 0:
+                    for j in range(nb):
+                        yt[j] += wk[j] * ((hs[j, 0] + hs[j, 1]) + hs[j, 2])
+                else:
+                    for j in range(nb):
+                        yt[j] += wk[j] * hs[j, comp]
+            else:
+                break
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def final_history_range(b0, b1, out, hist, hist_out):
+    """Unrouted Q0, Q1, Q2 (mm/d; rows 1–3 of out [n_out, T, B]) of the last L − 1 days of
+    the basins b0..b1 − 1 into hist_out [L − 1, B, 3], oldest first; days before the run
+    from hist [H, B, 3] (H = 0: zero)."""
+    n_t = out.shape[1]
+    n_hist = hist_out.shape[0]
+    n_h = hist.shape[0]
+    for i in range(n_hist):
+        s = n_t - n_hist + i
+        for b in range(b0, b1):
+            for c in range(3):
+                if s >= 0:
+                    hist_out[i, b, c] = out[1 + c, s, b]
+                elif n_h > 0:
+                    hist_out[i, b, c] = hist[n_h + s, b, c]
+                else:
+                    hist_out[i, b, c] = 0.0
