@@ -144,7 +144,7 @@ def _compute_reference(case):
                                           prep.uparea, prep.elev)]
     graph = RoutingGraph(DOWN, LENGTH_KM * 1000.0, SLOPE, ids=IDS)   # already in order
     x = torch.from_numpy(normalize_attributes(inp.attributes, NAMES, stats).astype(np.float32))
-    qs, gs, lats, diags = [], [], [], []
+    qs, gs, lats, diags, runoffs = [], [], [], [], []
     for m in models:
         with torch.no_grad():
             runoff = m(*args, warmup=WARMUP - LEAD)["streamflow"].double().numpy()
@@ -159,7 +159,9 @@ def _compute_reference(case):
         gs.append(np.stack(g, 1)[LEAD:])
         lats.append(lat.double().numpy())
         diags.append(r.diagnostics)
+        runoffs.append(runoff.astype(np.float32))
     days = pd.date_range(start, periods=qs[0].shape[0], freq="D")
+    _REFERENCE["members"] = (qs, runoffs, inp, stats, models)
     return days, np.mean(qs, 0), np.mean(gs, 0), lats, diags
 
 
@@ -207,6 +209,16 @@ def test_streamflow_equals_an_independent_route_of_the_unit_runoff(case):
     assert (ds["gauge_streamflow"].values[0] < ds["streamflow"].values[2]).mean() > 0.9
     assert ds["flow_scale"].values.tolist() == [0.6, 1.0, 1.0]
     assert float(ds["streamflow"].mean()) > 0.01
+    # a one-member router (no ensemble mean) gives that member's reference flow
+    from dhbv.simulation.routed import DomainRouter
+
+    qs, runoffs, inp, stats, models = _REFERENCE["members"]
+    router = DomainRouter(models[1:], inp, stats, case[0] / "network.nc")
+    d1, q1, g1, state, _ = router.route(runoffs[1][None], start=PERIOD[0], end=PERIOD[1],
+                                        lead=LEAD, previous=None)
+    assert d1[0] == days[0] and g1 is None and state["next_day"] == "1991-12-31"
+    by_id = np.argsort(router.graph.ids)                      # graph order → IDS order
+    np.testing.assert_allclose(q1[by_id], qs[1][:len(d1)].T, rtol=2e-5, atol=1e-6)
 
 
 def test_state_of_another_network_is_refused_without_output(case):

@@ -149,8 +149,8 @@ class DomainRouter:
         (mm d-1), as the training readout computes it (float32)."""
         from dhbv.readout import MM_DAY_KM2_TO_M3S
 
-        q = torch.from_numpy(np.ascontiguousarray(runoff[:, self.order]))
-        return q.clamp(min=0.0) * (self.area * MM_DAY_KM2_TO_M3S)
+        q = torch.from_numpy(runoff[:, self.order])           # a copy in graph order
+        return q.clamp_(min=0.0).mul_(self.area * MM_DAY_KM2_TO_M3S)
 
     def route(self, runoff: np.ndarray, *, start, end, lead: int, previous: dict | None):
         """Route one chunk: ``runoff`` [members, lead + days, U] (mm d-1; the first chunk's
@@ -176,7 +176,10 @@ class DomainRouter:
             res = _route_quiet(self.graph, lat, self.params[k], self.options,
                                day_offset_hours=self.day_offset_hours, state=st)
             mean, n_blocks = res.mean, res.mean.shape[0]
-            sum_q = mean.double() if sum_q is None else sum_q + mean.double()
+            if m == 1:
+                sum_q = mean
+            else:
+                sum_q = mean.double() if sum_q is None else sum_q.add_(mean.double())
             own_last = None
             if gs is not None:
                 reach = torch.tensor(np.array(gs.reach, np.int64))
@@ -191,7 +194,7 @@ class DomainRouter:
                     own = own[:n_blocks]
                 w = torch.tensor(np.array(gs.flow_scale), dtype=own.dtype)
                 g = (mean[:, reach] - (1.0 - w) * own).clamp(min=0.0)
-                sum_g = g.double() if sum_g is None else sum_g + g.double()
+                sum_g = g.double() if sum_g is None else sum_g.add_(g.double())
             members.append({"state": _state_blob(res.state), "own_last": own_last})
             d = res.diagnostics
             for key in DIAGNOSTICS:
@@ -205,7 +208,7 @@ class DomainRouter:
             raise DhbvInputError(f"chunk {start.date()}..{end.date()} completes no daily mean of "
                                  "the routed streamflow (a day's mean needs the next day's "
                                  "record); use longer chunks")
-        q = (sum_q / m).float().numpy()[keep].T                       # [n, D]
+        q = (sum_q if m == 1 else (sum_q / m).float()).numpy()[keep].T   # [n, D]
         gq = None if sum_g is None else (sum_g / m).float().numpy()[keep].T
         state = dict(self.expect, next_day=str((day0 + pd.Timedelta(days=n_blocks)).date()),
                      members=members)
