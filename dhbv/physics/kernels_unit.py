@@ -190,10 +190,20 @@ def _shape_scale(sig, b, u):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _log_density(a, theta, k):
-    """log of the unnormalised gamma density t^(a−1)·exp(−t/θ) at t = k + 0.5 (float64)."""
+def _log_density(a, theta, k, ln_t):
+    """log of the unnormalised gamma density t^(a−1)·exp(−t/θ) at t = k + 0.5 (float64);
+    ln_t = ln(t)."""
     t = k + 0.5
-    return (a - 1.0) * math.log(t) - t / theta
+    return (a - 1.0) * ln_t - t / theta
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _log_days(n_l):
+    """ln(k + 0.5) for k = 0..n_l − 1 (float64)."""
+    ln_t = np.empty(n_l)
+    for k in range(n_l):
+        ln_t[k] = math.log(k + 0.5)
+    return ln_t
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
@@ -212,13 +222,14 @@ def uh_midpoint_weights_range(b0, b1, sig, u, w):
     """:func:`uh_midpoint_weights` for the units b0..b1 − 1 only."""
     n_l = w.shape[1]
     lw = np.empty(n_l)
+    ln_t = _log_days(n_l)
     for b in range(b0, b1):
         _ra, _rb, a, theta = _shape_scale(sig, b, u)
         a64 = np.float64(a)
         th64 = np.float64(theta)
         top = -np.inf
         for k in range(n_l):
-            lw[k] = _log_density(a64, th64, k)
+            lw[k] = _log_density(a64, th64, k, ln_t[k])
             top = lw[k] if lw[k] > top else top
         total = 0.0
         for k in range(n_l):
@@ -237,13 +248,14 @@ def uh_midpoint_weights_grad(sig, u, g_w, g_sig):
     """
     n_b, n_l = g_w.shape
     lw = np.empty(n_l)
+    ln_t = _log_days(n_l)
     for b in range(n_b):
         ra, rb, a, theta = _shape_scale(sig, b, u)
         a64 = np.float64(a)
         th64 = np.float64(theta)
         top = -np.inf
         for k in range(n_l):
-            lw[k] = _log_density(a64, th64, k)
+            lw[k] = _log_density(a64, th64, k, ln_t[k])
             top = lw[k] if lw[k] > top else top
         total = 0.0
         for k in range(n_l):
@@ -259,9 +271,9 @@ def uh_midpoint_weights_grad(sig, u, g_w, g_sig):
             t = k + 0.5
             gk = np.float64(g_w[b, k]) * wk
             s_gw += gk
-            s_gw_ln += gk * math.log(t)
+            s_gw_ln += gk * ln_t[k]
             s_gw_t += gk * t
-            s_ln += wk * math.log(t)
+            s_ln += wk * ln_t[k]
             s_t += wk * t
         g_a = s_gw_ln - s_gw * s_ln
         g_theta = (s_gw_t - s_gw * s_t) / (th64 * th64)
