@@ -40,7 +40,8 @@ def _network(n: int, path: Path):
     for i in range(n):                       # upstream areas (reaches in topological order)
         if down[i] >= 0:
             up[down[i]] += up[i]
-    table = pd.DataFrame({"COMID": ids, "NextDownID": np.where(down >= 0, ids[np.maximum(down, 0)], 0),
+    table = pd.DataFrame({"COMID": ids,
+                          "NextDownID": np.where(down >= 0, ids[np.maximum(down, 0)], 0),
                           "lengthkm": tree.length_m / 1000.0, "slope": tree.slope,
                           "uparea": up, "unitarea": np.ones(n)})
     write_network(build_network(table), path)
@@ -90,7 +91,8 @@ def main(argv=None):
         print(f"{n:>7} reaches x {runoff.shape[1]} records: median wall {w:.2f} s, CPU {c:.2f} s "
               f"per member-chunk = {1e9 * w / steps:.1f} ns wall, {1e9 * c / steps:.1f} ns CPU "
               f"per reach-step (all: {', '.join(f'{a:.2f}/{b:.2f}' for a, b in times)} s)")
-    print(f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -277,7 +277,8 @@ def test_workflow_routing_inputs():
                         "c": {"sources": [{"type": "caravan"}]}}}
     assert dom.domain_routing_inputs(cfg, "merit_71") == (
         {"network": "results/network/merit_71/network.nc", "gauge_table": "g.csv"}, ["01"])
-    assert dom.domain_routing_inputs(cfg, "d") == ({"network": "results/network/bow/network.nc"}, [])
+    assert dom.domain_routing_inputs(cfg, "d") == (
+        {"network": "results/network/bow/network.nc"}, [])
     assert dom.domain_routing_inputs(cfg, "c") == ({}, [])
     assert dom.domain_routing_inputs(dict(cfg, model={}), "merit_71") == ({}, [])
 
