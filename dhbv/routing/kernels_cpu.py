@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .celerity import (C_HALF_DT, C_QMIN, C_ZERO, coefficients, travel_time,
+from .celerity import (C_DT, C_HALF_DT, C_QMIN, C_ZERO, coefficients, travel_time,
                        travel_time_adjoint, travel_time_grad)
 
 _opts = dict(cache=True, fastmath=False, error_model="numpy")
@@ -59,19 +59,35 @@ def readout_adjoint(g, ro_idx, gsums, row):
 
 
 @njit(**_opts)
-def clamp_volume(mode, after, i, k, delta, qi, qk, theta, aux, xw, cst):
-    """Water created [m³] by lifting x_i to Q_i = x_i + delta (docs/routing.md §6).
+def clamp_volume_k(after, i, k, delta, ki, kk, xw, cst):
+    """Water created [m³] by lifting x_i to Q_i = x_i + delta (docs/routing.md §6), from the
+    travel times ki, kk [s] of reach i and of its downstream reach k at the start of the step.
 
-    qi, qk : discharge of reach i and of its downstream reach k at the start of the step.
     "sweep": δ·(K_i(1−X_i) + Δt/2); "after" with a downstream reach k: δ·(K_i(1−X_i) + K_kX_k)
     (the downstream reach saw x_i, not Q_i, as inflow at the end of the step).
     """
-    ki = travel_time(mode, qi, theta, aux, i, cst)
     own = float(ki) * (1.0 - float(xw[i]))
     if after and k >= 0:
-        kk = travel_time(mode, qk, theta, aux, k, cst)
         return float(delta) * (own + float(kk) * float(xw[k]))
     return float(delta) * (own + float(cst[C_HALF_DT]))
+
+
+@njit(inline="always", **_opts)
+def travel_time_of_c1(c1, x, cst):
+    """K [s] from the Muskingum coefficient C1 = (Δt − 2KX)/(2K(1−X) + Δt) (inverse of
+    ``coefficients``): K = Δt(1 − C1)/(2(C1(1 − X) + X))."""
+    dt = float(cst[C_DT])
+    c, xx = float(c1), float(x)
+    return dt * (1.0 - c) / (2.0 * (c * (1.0 - xx) + xx))
+
+
+@njit(**_opts)
+def clamp_volume(mode, after, i, k, delta, qi, qk, theta, aux, xw, cst):
+    """:func:`clamp_volume_k` with the travel times evaluated at qi, qk [m³/s], the discharge
+    of reach i and of its downstream reach k at the start of the step."""
+    ki = travel_time(mode, qi, theta, aux, i, cst)
+    kk = travel_time(mode, qk, theta, aux, k, cst) if after and k >= 0 else ki
+    return clamp_volume_k(after, i, k, delta, ki, kk, xw, cst)
 
 
 @njit(inline="always", **_opts)
@@ -116,8 +132,8 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
     # lifts the "after" sums to Σ_up Q_j(t+1), the next step's I(t), which the coefficient
     # pass reads and resets (one array read and written by the sweep instead of two)
     inf = np.zeros_like(q0)
-    clamp_at = np.empty(n, dtype=np.int32)        # reaches clamped in the current step,
-    clamp_val = np.empty((3, n), dtype=q0.dtype)  # their x, Q(t) and downstream Q(t)
+    clamp_at = np.empty(n, dtype=np.int32)        # reaches clamped in the current step
+    clamp_x = np.empty(n, dtype=q0.dtype)         # and their x
     for i in range(n):
         store[0, i] = q0[i]
         q[i] = _floor(q0[i], qmin)
@@ -160,9 +176,7 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
             if x < qmin:  # rare: only note it here (a cold branch slows the whole sweep)
                 qn = qmin
                 clamp_at[n_step_clamp] = i
-                clamp_val[0, n_step_clamp] = x
-                clamp_val[1, n_step_clamp] = q[i]
-                clamp_val[2, n_step_clamp] = q[kd] if kd >= 0 else zero
+                clamp_x[n_step_clamp] = x
                 n_step_clamp += 1
             if kd >= 0:
                 inf[kd] += x if after else qn
@@ -171,13 +185,16 @@ def forward_kernel(mode, after, qlat, hold, theta, aux, xw, down, q0, cst, ro_id
             q[i] = qn
         for c in range(n_step_clamp):
             i = clamp_at[c]
-            x = clamp_val[0, c]
+            x = clamp_x[c]
             kd = down[i]
             if after and kd >= 0:  # the downstream sum held x_i: make it Σ_up Q_j(t+1)
                 inf[kd] += qmin - x
             n_neg += x < zero
-            vol_clamp += clamp_volume(mode, after, i, kd, qmin - x, clamp_val[1, c],
-                                      clamp_val[2, c], theta, aux, xw, cst)
+            # K_i(Q_i(t)) back from this step's C1 (dry networks clamp many reaches, and
+            # evaluating K again cost 4-6 times the step; the volume is a diagnostic)
+            ki = travel_time_of_c1(c1[i], xw[i], cst)
+            kk = travel_time_of_c1(c1[kd], xw[kd], cst) if kd >= 0 else ki
+            vol_clamp += clamp_volume_k(after, i, kd, qmin - x, ki, kk, xw, cst)
         n_clamp += n_step_clamp
     if not start_conv and n_steps:
         accumulate(q, ro_idx, sums, blk[n_steps - 1])

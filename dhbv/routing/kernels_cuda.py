@@ -40,8 +40,8 @@ def _device_functions():
         globs[name] = cuda.jit(device=True)(_rebind(getattr(celerity, name).py_func, globs))
     cpu_globs = dict(vars(kernels_cpu), **{k: globs[k] for k in (
         "travel_time", "travel_time_grad", "coefficients")})
-    for name in ("clamp_volume", "step_derivatives"):
-        globs[name] = cuda.jit(device=True)(
+    for name in ("clamp_volume_k", "clamp_volume", "step_derivatives"):
+        globs[name] = cpu_globs[name] = cuda.jit(device=True)(
             _rebind(getattr(kernels_cpu, name).py_func, cpu_globs))
     return globs
 
