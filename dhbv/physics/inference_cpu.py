@@ -27,8 +27,9 @@ from .reference import N_COMPACT, NEAR_ZERO, OUTPUT_NAMES
 class NoGradForward:
     """Results of :func:`forward_no_grad_cpu` (tensors sharing the kernel's buffers).
 
-    out [n_out, T, B]: nmul-mean outputs in ``reference.OUTPUT_NAMES`` order (the first five
-    only without ``full``); final_states [5, B, nmul] (mm); streamflow [T, B] (UH-routed total
+    out [n_out, T, B]: nmul-mean outputs in ``reference.OUTPUT_NAMES`` order (without
+    ``full`` the first five, of which Q0, Q1, Q2 hold only the last L − 1 days: the other
+    days of these rows are not written); final_states [5, B, nmul] (mm); streamflow [T, B] (UH-routed total
     runoff, mm/d); uh_weights [B, L]; final_uh_history [L − 1, B, 3] (mm/d); core_static
     [B, nmul, 12] (``reference.CORE_STATIC``); summary: the kernel's input summary (ok,
     mean temperature °C) of ``kernels_cpu.input_summary``.

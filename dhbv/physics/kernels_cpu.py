@@ -29,6 +29,7 @@ from .equations import (
     unpack_constants,
 )
 from .fastpow import fpow
+from .reference import N_COMPACT
 from .kernels_unit import (
     final_history_range,
     static_core_range,
@@ -176,9 +177,10 @@ def _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, nm):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _compact_means(S, o, out, t, c0, nb, nm, zero, inv_n):
+def _compact_means(S, o, out, t, c0, nb, nm, zero, inv_n, components):
     """Write the five compact outputs (Q, Q0, Q1, Q2, ET) of day t of the chunk's nb basins:
-    nmul means summed in the order m = 0, 1, … (as ``start_day``/``finish_day``)."""
+    nmul means summed in the order m = 0, 1, … (as ``start_day``/``finish_day``). Without
+    ``components`` only Q and ET are written (Q0, Q1, Q2 rows untouched)."""
     for j in range(nb):
         acc_q = zero
         acc_q0 = zero
@@ -196,15 +198,16 @@ def _compact_means(S, o, out, t, c0, nb, nm, zero, inv_n):
             acc_q2 += q2
             acc_et += S[_ix(o, R_ET, i)]
         out[0, t, c0 + j] = acc_q * inv_n
-        out[1, t, c0 + j] = acc_q0 * inv_n
-        out[2, t, c0 + j] = acc_q1 * inv_n
-        out[3, t, c0 + j] = acc_q2 * inv_n
+        if components:
+            out[1, t, c0 + j] = acc_q0 * inv_n
+            out[2, t, c0 + j] = acc_q1 * inv_n
+            out[3, t, c0 + j] = acc_q2 * inv_n
         out[4, t, c0 + j] = acc_et * inv_n
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
 def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final,
-                       keep, chk, dyn_t):
+                       keep, chk, dyn_t, q_from):
     """CPU variant of :func:`equations.forward_block` for basins b0..b1-1 (nmul <= CH), the
     day's arithmetic vectorised across the cells of chunks of cb = CH // nmul basins.
 
@@ -214,7 +217,8 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
     ``store``), run the day for all its cells (``_chunk_day``), then write the nmul means
     (summed in the order m = 0, 1, …, vectorised over the chunk's basins) and, with a 7-slot
     store, the two powers. Without ``keep`` the store is not touched (forward without
-    gradients). Writes the block's input summary to ``chk`` (slots ``CHK_*``).
+    gradients). Writes the block's input summary to ``chk`` (slots ``CHK_*``). With the five
+    compact outputs only, the rows Q0, Q1, Q2 are written from day ``q_from`` on (0: all days).
     """
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
@@ -262,13 +266,13 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
                 _chunk_day(S, o, bounded, nz, zero, one, lo0, lo1, lo2, sc0, sc1, sc2, False)
             if not extra:
                 if nmul_c == 4:
-                    _compact_means(S, o, out, t, c0, nb, 4, zero, inv_n)
+                    _compact_means(S, o, out, t, c0, nb, 4, zero, inv_n, t >= q_from)
                 elif nmul_c == 16:
-                    _compact_means(S, o, out, t, c0, nb, 16, zero, inv_n)
+                    _compact_means(S, o, out, t, c0, nb, 16, zero, inv_n, t >= q_from)
                 elif nmul_c == 8:
-                    _compact_means(S, o, out, t, c0, nb, 8, zero, inv_n)
+                    _compact_means(S, o, out, t, c0, nb, 8, zero, inv_n, t >= q_from)
                 else:
-                    _compact_means(S, o, out, t, c0, nb, n_mul, zero, inv_n)
+                    _compact_means(S, o, out, t, c0, nb, n_mul, zero, inv_n, t >= q_from)
                 continue
             for j in range(nb):
                 b = c0 + j
@@ -452,7 +456,7 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
         b1 = min(b0 + block, n_basin)
         if n_mul <= CH:
             _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
-                               final, keep, chk[i], dyn_t)
+                               final, keep, chk[i], dyn_t, 0)
         else:
             _forward_block_phased(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, store,
                                   final)
@@ -473,9 +477,12 @@ def forward_route_kernel(P, TC, PET, dyn, static, elev, uparea, lo, scale, k, tt
     ``keep``), routes the total runoff out[0] through the UH with the history ``hist``
     [H, B, 3] into y [T, B] (``kernels_unit.uh_route``) and writes the last L − 1 days of
     Q0, Q1, Q2 into hist_out [L − 1, B, 3]. The values equal those of the separate kernels.
+    With the five compact outputs, the rows Q0, Q1, Q2 of ``out`` hold only those last L − 1
+    days (their other days are not written: nothing downstream reads them).
     """
-    n_basin, n_mul = dyn.shape[1], dyn.shape[2]
+    n_t, n_basin, n_mul = dyn.shape[0], dyn.shape[1], dyn.shape[2]
     n_block = (n_basin + block - 1) // block
+    q_from = n_t - hist_out.shape[0] if out.shape[0] == N_COMPACT else 0
     for i in prange(n_block):
         b0 = i * block
         b1 = min(b0 + block, n_basin)
@@ -484,7 +491,7 @@ def forward_route_kernel(P, TC, PET, dyn, static, elev, uparea, lo, scale, k, tt
             uh_midpoint_weights_range(b0, b1, sig, u, w)
         if n_mul <= CH:
             _forward_block_vec(b0, b1, P, TC, PET, dyn, core, s0, bounded, cst, out, store,
-                               final, False, chk[i], dyn_t)
+                               final, False, chk[i], dyn_t, q_from)
         else:
             _forward_block_phased(b0, b1, P, TC, PET, dyn, core, s0, bounded, cst, out, store,
                                   final)
