@@ -19,7 +19,10 @@ ours; ours and the baseline measured in the same process), the ratios are of the
 
 Usage: python benchmarks/routing_speed.py [--reaches 180000] [--stem 3000] [--days 2]
        [--threads 1,2] [--geometry wide,trapezoid_exact] [--baseline-steps 3] [--repeats 3]
-       [--clock wall|cpu] [--routelink FILE,FILE|none]
+       [--clock wall|cpu] [--routelink FILE,FILE|none] [--wet-fraction 1.0]
+
+``--wet-fraction F`` gives lateral inflow to a random fraction F of the reaches only (the rest
+get none, as dry headwaters do, and most of them sit at the floor q_min: the clamp path).
 """
 
 from __future__ import annotations
@@ -197,6 +200,8 @@ def main(argv=None):
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="cpu: process CPU time (robust to other jobs on a shared machine; "
                          "sums the threads, so use it with --threads 1)")
+    ap.add_argument("--wet-fraction", type=float, default=1.0,
+                    help="fraction of the reaches with lateral inflow (the others get none)")
     ap.add_argument("--routelink", default="shipped",
                     help="NWM RouteLink files (comma-separated), 'shipped' (those in "
                          "resources/demo/nwm_routelink) or 'none'")
@@ -211,12 +216,16 @@ def main(argv=None):
         nets += [(f.stem.replace("RouteLink_", ""),) + routelink_network(f) for f in files]
     import os
 
-    print(f"{a.days * 24} hourly steps per call; {a.clock} clock; load average "
+    print(f"{a.days * 24} hourly steps per call; lateral inflow on {a.wet_fraction:.0%} of the "
+          f"reaches; {a.clock} clock; load average "
           f"{os.getloadavg()[0]:.1f}; medians of {a.repeats} (ours and the baseline "
           "interleaved in this process)")
     for name, graph, n_levels in nets:
         n = graph.n
-        lat = torch.as_tensor(synthetic_lateral(a.days, n))
+        lat = synthetic_lateral(a.days, n)
+        if a.wet_fraction < 1.0:
+            lat *= np.random.default_rng(2).random(n) < a.wet_fraction
+        lat = torch.as_tensor(lat)
         print(f"network {name}: {n} reaches, {n_levels} levels")
         print(f"{'geometry':16s} {'thr':>3s} {'fwd ms/step':>11s} {'ns/reach-step':>13s} "
               f"{'x baseline':>10s} {'fwd+bwd ms':>10s} {'ns/reach-step':>13s} "
