@@ -104,17 +104,20 @@ def test_uh_route_with_history_is_the_convolution_of_the_extended_series(n_t):
         torch.testing.assert_close(uh_route_no_grad(q, w, hist, comp), expected, rtol=0, atol=0)
 
 
-def test_no_grad_path_equals_grad_path_with_history():
-    """The inference path (compiled calls only) gives exactly the autograd path's values,
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("n_t", [9, 50])  # 9 < L − 1: the final UH history reaches into hist
+def test_no_grad_path_equals_grad_path_with_history(full, n_t):
+    """The inference path (one compiled call) gives exactly the autograd path's values,
     with carried states and UH history and a warm-up."""
-    f, d, s, r, u, e = synthetic_case(50, 21, 4, seed=9)
+    f, d, s, r, u, e = synthetic_case(n_t, 21, 4, seed=9)
     g = torch.Generator().manual_seed(1)
     hist = torch.rand(14, 21, 3, generator=g)
     s0 = 20.0 * torch.rand(5, 21, 4, generator=g)
-    kw = dict(warmup=3, initial_states=s0, initial_uh_history=hist, full_output=True)
+    kw = dict(warmup=3, initial_states=s0, initial_uh_history=hist, full_output=full)
     with torch.no_grad():
         free = run_hbv2(f, d, s, r, u, e, **kw)
     kept = run_hbv2(f, d.clone().requires_grad_(True), s.clone().requires_grad_(True),
                     r.clone().requires_grad_(True), u, e, **kw)
+    assert kept.keys() == free.keys()
     for key, v in free.items():
         torch.testing.assert_close(kept[key].detach(), v, rtol=0, atol=0, msg=key)
