@@ -29,7 +29,7 @@ def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "config.yaml"):
         shutil.copy2(REPO / name, dest / name)
-    for name in ("workflow", "profiles", "envs", "tests", "config"):
+    for name in ("workflow", "profiles", "envs", "tests", "config", "experiments"):
         if (REPO / name).exists():
             shutil.copytree(REPO / name, dest / name, symlinks=True,
                             ignore=shutil.ignore_patterns("__pycache__"))

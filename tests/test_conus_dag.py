@@ -108,3 +108,28 @@ def test_new_forcing_of_late_chunks_reruns_only_those_chunks(tmp_path):
     (slices / "19860101-19861231.nc").write_bytes(b"revised forcing of 1986")
     assert _dry(work) == {"simulate_domain_chunk": 2, "summarize_domain_simulation": 1,
                           "all_domain_simulations": 1}
+
+
+@pytest.mark.slow
+def test_conus_mc_experiment_routes_every_zone(tmp_path):
+    """experiments/conus/mc.yaml (δHBV2.0MC): the same jobs as the UH graph, the training data
+    carry every zone's network, and each zone's chunk jobs read its own network and gauge table
+    (the routed streamflow of every reach)."""
+    work = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(work, "-n", "--configfile", "config/conus.yaml",
+                         "experiments/conus/mc.yaml", "--replace-workflow-config")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    counts = job_counts(out)
+    assert counts["simulate_domain_chunk"] == len(ZONES) * YEARS and counts["train_model"] == 1
+    block = out[out.index("rule build_training_data:"):]
+    block = block[:block.index("\n\n")]
+    assert "conus_gages2_mc" in block
+    assert all(f"results/network/merit_{z}/network.nc" in block for z in ZONES)
+    for z in ZONES:
+        jobs = [b for b in out.split("rule simulate_domain_chunk:")[1:]
+                if f"dataset=merit_{z}," in b]
+        assert len(jobs) == YEARS
+        assert all(f"results/network/merit_{z}/network.nc" in b.split("output:")[0]
+                   and "GAGES-II.csv" in b.split("output:")[0] for b in jobs)
+    assert not (work / "results").exists()
