@@ -58,6 +58,15 @@ def _min_max(x: torch.Tensor):
     return float(lo), float(hi)
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """True when no element of x is NaN or inf (numpy for small CPU float arrays: no torch
+    dispatch, no parallel launch)."""
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and x.numel() < SMALL_ARRAY):
+        return bool(np.isfinite(x.detach().numpy()).all())
+    return bool(torch.isfinite(x).all())
+
+
 def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_static: int,
                  n_dynamic: int, initial_states=None, initial_uh_history=None,
                  uh_length: int = 1, values: bool = True) -> None:
@@ -89,7 +98,7 @@ def check_inputs(forcing, dyn, static, uh_params, uparea, elev, warmup: int, n_s
         if x.dim() != 1 or x.shape[0] != n_b:
             raise DhbvInputError(f"{name}: shape {_shape(x)} is not [B={n_b}]; pass one value "
                                  "per unit basin")
-        if not bool(torch.isfinite(x).all()):
+        if not _all_finite(x):
             raise DhbvInputError(f"{name}: contains NaN or inf; fill missing unit attributes "
                                  "before running the model")
     if not 0 <= int(warmup) < n_t:
