@@ -4,7 +4,9 @@
 switch and the nominal regional exchange, runs the daily time loop (fused numba kernels with a
 hand-written adjoint, or the plain-torch reference) and convolves the nmul-mean runoff with the
 per-unit gamma unit hydrograph (UH). Precision follows ``forcing.dtype`` (float32 by default,
-float64 for tests).
+float64 for tests). On CPU the parameter maps and UH weights are compiled kernels
+(``kernels_unit``), and without gradients the whole forward is one compiled parallel call
+(``inference_cpu``), with the same values as the autograd path.
 """
 
 from __future__ import annotations
