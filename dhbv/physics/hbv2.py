@@ -236,6 +236,11 @@ _DYN_AFFINE = (tuple(PARAMETER_RANGES[n][0] for n in DYNAMIC_PARAMETERS),
                tuple(PARAMETER_RANGES[n][1] - PARAMETER_RANGES[n][0] for n in DYNAMIC_PARAMETERS))
 
 
+def _as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x in ``dtype`` (x itself when it already is)."""
+    return x if x.dtype == dtype else x.to(dtype)
+
+
 def _needs_grad(*tensors) -> bool:
     """True when autograd records operations on any of ``tensors`` (None allowed)."""
     return torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
@@ -363,10 +368,8 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
         check_inputs(*check_args)
     dtype = forcing.dtype if forcing.dtype in (torch.float32, torch.float64) else torch.float32
     device = forcing.device
-    forcing = forcing.to(dtype)
-    dyn = dyn.to(dtype)
-    static = static.to(dtype)
-    uh_params = uh_params.to(dtype)
+    forcing, dyn, static, uh_params = (_as_dtype(x, dtype)
+                                       for x in (forcing, dyn, static, uh_params))
     n_t, n_b = forcing.shape[:2]
     n_mul = dyn.shape[3]
 
@@ -375,12 +378,11 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
     if initial_states is None:
         states0 = torch.full((5, n_b, n_mul), INITIAL_STATE, dtype=dtype, device=device)
     else:
-        states0 = initial_states.to(dtype)
+        states0 = _as_dtype(initial_states, dtype)
     n_hist = options.uh_length - 1
-    history = None if initial_uh_history is None else initial_uh_history.to(dtype)
+    history = None if initial_uh_history is None else _as_dtype(initial_uh_history, dtype)
     bounded = options.exchange == "bounded"
     full = bool(full_output)
-    pet = forcing[..., 2]
     if fused_cpu and not _needs_grad(forcing, dyn, static, uh_params, uparea, elev,
                                      initial_states, initial_uh_history):
         # inference: one compiled call, no autograd bookkeeping (same values as with it)
@@ -391,7 +393,7 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
                                   history, bounded, full, options.uh_length, w,
                                   _TT_MODES[options.elev_threshold], _lf_mode(options),
                                   _static_map_arrays(dtype), _uh_map_array(dtype), _DYN_AFFINE)
-        out = fwd.out.unbind(0)
+        out = fwd.out
         final_states, streamflow, w = fwd.final_states, fwd.streamflow, fwd.uh_weights
         lf_nominal = fwd.core_static[..., 11]
         final_uh_history = fwd.final_uh_history
@@ -422,14 +424,15 @@ def run_hbv2(forcing, dyn, static, uh_params, uparea, elev, *, warmup=0,
 
     runoff = out[0]
     result = {
-        "streamflow": streamflow[warmup:],
-        "runoff": runoff[warmup:],
-        "AET": out[4][warmup:],
+        "streamflow": streamflow[warmup:] if warmup else streamflow,
+        "runoff": runoff[warmup:] if warmup else runoff,
+        "AET": out[4][warmup:] if warmup else out[4],
         "final_states": final_states,
         "final_uh_history": final_uh_history,
     }
     if not full:
         return result
+    pet = forcing[..., 2]
 
     named = dict(zip(OUTPUT_NAMES, out))
     for k, name in enumerate(("Q0", "Q1", "Q2")):

@@ -57,6 +57,11 @@ def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().numpy()
 
 
+def _np_as(x: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
+    """numpy array of x in ``dtype`` (a view when x already has it)."""
+    return _np(x if x.dtype == dtype else x.to(dtype))
+
+
 def forward_no_grad_cpu(forcing, dyn, static, uh_params, uparea, elev, states0, history,
                         bounded: bool, full: bool, uh_length: int, uh_weights, tt_mode: int,
                         lf_mode: int, static_maps, uh_map, dyn_affine) -> NoGradForward:
@@ -69,7 +74,6 @@ def forward_no_grad_cpu(forcing, dyn, static, uh_params, uparea, elev, states0, 
     scale, constants), uh_map and dyn_affine: the option codes and typed constants of
     ``hbv2`` (``kernels_unit`` layouts).
     """
-    dtype = forcing.dtype
     n_t, n_b, _ = forcing.shape
     n_mul = dyn.shape[3]
     n_out = len(OUTPUT_NAMES) if full else N_COMPACT
@@ -93,7 +97,7 @@ def forward_no_grad_cpu(forcing, dyn, static, uh_params, uparea, elev, states0, 
     lo, scale, k = static_maps
     kernels_cpu.forward_route_kernel(
         f[..., 0], f[..., 1], f[..., 2], dyn_np.transpose(0, 1, 3, 2), _np(static),
-        _np(elev.to(dtype)), _np(uparea.to(dtype)), lo, scale, k, tt_mode, lf_mode,
+        _np_as(elev, forcing.dtype), _np_as(uparea, forcing.dtype), lo, scale, k, tt_mode, lf_mode,
         _np(uh_params), uh_map, make_w, _np(states0), bool(bounded),
         _constants(NEAR_ZERO, n_mul, np_dtype, dyn_affine), core, out, store, final, block, chk,
         dyn_np, w, hist, y, hist_out)
