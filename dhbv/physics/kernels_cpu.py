@@ -9,7 +9,7 @@ powers are ``fastpow.fpow``. Also here: the UH convolution kernels and the colum
 of the input checks.
 
 Numba's on-disk cache of these kernels is keyed on this file only: after editing
-``equations.py``, ``adjoint.py``, ``fastpow.py`` or ``kernels_unit.py``, delete
+``equations.py``, ``adjoint.py``, ``fastpow.py``, ``prefetch.py`` or ``kernels_unit.py``, delete
 ``dhbv/physics/__pycache__/*.nb*``.
 """
 
@@ -29,6 +29,7 @@ from .equations import (
     unpack_constants,
 )
 from .fastpow import fpow
+from .prefetch import prefetch_read, prefetch_write
 from .reference import N_COMPACT
 from .kernels_unit import (
     final_history_range,
@@ -177,6 +178,21 @@ def _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, nm):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _prefetch_day(P, TC, PET, dyn_t, out, t, c0, nb):
+    """Prefetch day t's forcing and dynamic parameters of the chunk's nb basins from c0 on,
+    and the lines of its Q and ET outputs (rows 0 and 4 of out), one line (64 B) at a time."""
+    for off in range(0, nb * dyn_t.strides[1], 64):
+        prefetch_read(dyn_t, (t, c0, 0, 0), off)
+    for off in range(0, nb * P.strides[1], 64):
+        prefetch_read(P, (t, c0), off)
+        prefetch_read(TC, (t, c0), off)
+        prefetch_read(PET, (t, c0), off)
+    for off in range(0, nb * out.strides[2], 64):
+        prefetch_write(out, (0, t, c0), off)
+        prefetch_write(out, (4, t, c0), off)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _compact_means(S, o, out, t, c0, nb, nm, zero, inv_n, components):
     """Write the five compact outputs (Q, Q0, Q1, Q2, ET) of day t of the chunk's nb basins:
     nmul means summed in the order m = 0, 1, … (as ``start_day``/``finish_day``). Without
@@ -247,6 +263,8 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
             o = c * (N_ROW * CH)
             c0 = b0 + c * cb
             nb = min(cb, b1 - c0)
+            if t + 1 < n_t:  # next day's inputs, while this day computes
+                _prefetch_day(P, TC, PET, dyn_t, out, t + 1, c0, nb)
             if nmul_c == 4:
                 _gather_day(S, o, P, TC, PET, dyn_t, t, c0, nb, 4)
             elif nmul_c == 16:
