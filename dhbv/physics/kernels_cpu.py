@@ -8,9 +8,8 @@ The step equations, the constants array and the array layouts are those of ``equ
 powers are ``fastpow.fpow``. Also here: the UH convolution kernels and the column statistics
 of the input checks.
 
-Numba's on-disk cache of these kernels is keyed on this file only: after editing
-``equations.py``, ``adjoint.py``, ``fastpow.py``, ``prefetch.py`` or ``kernels_unit.py``, delete
-``dhbv/physics/__pycache__/*.nb*``.
+Numba keys its on-disk cache of these kernels on this file only; ``dhbv.numba_cache`` (run
+when ``dhbv.physics`` is imported) drops the cache when any source of the package changed.
 """
 
 from __future__ import annotations

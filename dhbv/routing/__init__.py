@@ -11,6 +11,13 @@ route(graph, lateral, params, *, options, record_seconds=86400, average_seconds=
 hot_start(graph, lateral0, q_min) -> steady-state discharge
 """
 
+from pathlib import Path as _Path
+
+from dhbv.numba_cache import drop_stale as _drop_stale
+
+# before any kernel of this package loads its cached machine code (see dhbv.numba_cache)
+_drop_stale(_Path(__file__).parent)
+
 from .diagnostics import RoutingDiagnostics
 from .geometry import ChannelParameters, kernel_parameters
 from .graph import RoutingGraph

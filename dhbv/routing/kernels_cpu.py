@@ -20,8 +20,8 @@ transposed triangular system by one sequential pass in reverse topological order
 (x̄_i = gate·(Q̄_i(t+1) + C1_k·x̄_k), k = downstream of i; it also pushes Σ_up Q_j(t)), then the
 parameter, lateral-inflow and Q(t) adjoints (parallel, branch-free so that it vectorises).
 
-Numba's on-disk cache of these kernels is keyed on this file only: after editing
-``celerity.py`` or ``fastmath.py``, delete ``dhbv/routing/__pycache__/*.nb*``.
+Numba keys its on-disk cache of these kernels on this file only; ``dhbv.numba_cache`` (run
+when ``dhbv.routing`` is imported) drops the cache when any source of the package changed.
 """
 
 from __future__ import annotations
