@@ -32,6 +32,7 @@ from .prefetch import prefetch_read, prefetch_write
 from .reference import N_COMPACT
 from .kernels_unit import (
     final_history_range,
+    transposed_weights,
     static_core_range,
     uh_midpoint_weights_range,
     uh_route_range,
@@ -562,10 +563,7 @@ def uh_forward_kernel(q, w, y):
     """
     n_b, n_t = q.shape
     n_l = w.shape[1]
-    wt = np.empty((n_l, n_b), dtype=w.dtype)  # [L, B]: contiguous over basins
-    for b in range(n_b):
-        for k in range(n_l):
-            wt[k, b] = w[b, k]
+    wt = transposed_weights(w, 0, n_b)
     for t in prange(n_t):
         for b in range(n_b):
             y[b, t] = wt[0, b] * q[b, t]

@@ -62,6 +62,19 @@ def _smooth_weight(e, k):
     return s * s * (k[K_THREE] - k[K_TWO] * s)
 
 
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _basin_factors(e, a, k, tt_mode):
+    """Per-basin factors of the static maps at elevation e (m) and upstream area a (km²): the
+    TT_eff blend weight w, whether e is at or above the elevation switch, and the large-area
+    decay factor of the paper's exchange."""
+    w = _smooth_weight(e, k) if tt_mode == TT_SMOOTH else k[K_ZERO]
+    high = e >= k[K_ELEV]
+    y = -(a - k[K_AREA_SWITCH]) / k[K_AREA_DECAY]
+    y = k[K_EXP_FLOOR] if y < k[K_EXP_FLOOR] else y
+    y = k[K_ZERO] if y > k[K_ZERO] else y
+    return w, high, math.exp(y)
+
+
 @njit(cache=True, fastmath=False, error_model="numpy")
 def static_core(static, elev, uparea, lo, scale, k, tt_mode, lf_mode, core):
     """Core static array core [B, nmul, 12] from static [B, 13, nmul] in [0, 1] (in place).
@@ -81,15 +94,8 @@ def static_core_range(b0, b1, static, elev, uparea, lo, scale, k, tt_mode, lf_mo
     zero = k[K_ZERO]
     one = k[K_ONE]
     for b in range(b0, b1):
-        e = elev[b]
         a = uparea[b]
-        w = _smooth_weight(e, k) if tt_mode == TT_SMOOTH else zero
-        high = e >= k[K_ELEV]
-        # large-area branch factor of the paper's exchange, per basin
-        y = -(a - k[K_AREA_SWITCH]) / k[K_AREA_DECAY]
-        y = k[K_EXP_FLOOR] if y < k[K_EXP_FLOOR] else y
-        y = zero if y > zero else y
-        decay = math.exp(y)
+        w, high, decay = _basin_factors(elev[b], a, k, tt_mode)
         for m in range(n_m):
             for j in range(N_CORE - 1):
                 core[b, m, j] = static[b, j, m] * scale[j] + lo[j]
@@ -125,14 +131,8 @@ def static_core_grad(static, elev, uparea, lo, scale, k, tt_mode, lf_mode, g_cor
     zero = k[K_ZERO]
     one = k[K_ONE]
     for b in range(n_b):
-        e = elev[b]
         a = uparea[b]
-        w = _smooth_weight(e, k) if tt_mode == TT_SMOOTH else zero
-        high = e >= k[K_ELEV]
-        y = -(a - k[K_AREA_SWITCH]) / k[K_AREA_DECAY]
-        y = k[K_EXP_FLOOR] if y < k[K_EXP_FLOOR] else y
-        y = zero if y > zero else y
-        decay = math.exp(y)
+        w, high, decay = _basin_factors(elev[b], a, k, tt_mode)
         for m in range(n_m):
             for j in range(N_CORE - 1):
                 g_static[b, j, m] = g_core[b, m, j] * scale[j]
@@ -218,6 +218,22 @@ def uh_midpoint_weights(sig, u, w):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _unnormalised_weights(a64, th64, ln_t, lw):
+    """exp(ln density − its maximum) of the L midpoint days into lw (float64, in place);
+    returns their sum."""
+    n_l = lw.shape[0]
+    top = -np.inf
+    for k in range(n_l):
+        lw[k] = _log_density(a64, th64, k, ln_t[k])
+        top = lw[k] if lw[k] > top else top
+    total = 0.0
+    for k in range(n_l):
+        lw[k] = math.exp(lw[k] - top)
+        total += lw[k]
+    return total
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def uh_midpoint_weights_range(b0, b1, sig, u, w):
     """:func:`uh_midpoint_weights` for the units b0..b1 − 1 only."""
     n_l = w.shape[1]
@@ -225,16 +241,7 @@ def uh_midpoint_weights_range(b0, b1, sig, u, w):
     ln_t = _log_days(n_l)
     for b in range(b0, b1):
         _ra, _rb, a, theta = _shape_scale(sig, b, u)
-        a64 = np.float64(a)
-        th64 = np.float64(theta)
-        top = -np.inf
-        for k in range(n_l):
-            lw[k] = _log_density(a64, th64, k, ln_t[k])
-            top = lw[k] if lw[k] > top else top
-        total = 0.0
-        for k in range(n_l):
-            lw[k] = math.exp(lw[k] - top)
-            total += lw[k]
+        total = _unnormalised_weights(np.float64(a), np.float64(theta), ln_t, lw)
         for k in range(n_l):
             w[b, k] = lw[k] / total
 
@@ -251,16 +258,8 @@ def uh_midpoint_weights_grad(sig, u, g_w, g_sig):
     ln_t = _log_days(n_l)
     for b in range(n_b):
         ra, rb, a, theta = _shape_scale(sig, b, u)
-        a64 = np.float64(a)
         th64 = np.float64(theta)
-        top = -np.inf
-        for k in range(n_l):
-            lw[k] = _log_density(a64, th64, k, ln_t[k])
-            top = lw[k] if lw[k] > top else top
-        total = 0.0
-        for k in range(n_l):
-            lw[k] = math.exp(lw[k] - top)
-            total += lw[k]
+        total = _unnormalised_weights(np.float64(a), th64, ln_t, lw)
         s_gw = 0.0  # Σ g_k w_k
         s_gw_ln = 0.0  # Σ g_k w_k ln t_k
         s_gw_t = 0.0  # Σ g_k w_k t_k
@@ -281,6 +280,18 @@ def uh_midpoint_weights_grad(sig, u, g_w, g_sig):
         g_sig[b, 1] = g_theta * u[U_SC_B] if rb > u[U_ZERO] else u[U_ZERO]
 
 
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def transposed_weights(w, b0, b1):
+    """UH weights w [B, L] of the basins b0..b1 − 1 as [L, b1 − b0] (contiguous over basins,
+    so that the convolution's basin loops vectorise)."""
+    n_l = w.shape[1]
+    wt = np.empty((n_l, b1 - b0), dtype=w.dtype)
+    for j in range(b1 - b0):
+        for k in range(n_l):
+            wt[k, j] = w[b0 + j, k]
+    return wt
+
+
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
 def uh_route(q, hist, comp, w, y):
     """Causal UH convolution of a time-major series with a history (in place).
@@ -295,10 +306,7 @@ def uh_route(q, hist, comp, w, y):
     n_t, n_b = q.shape
     n_l = w.shape[1]
     n_h = hist.shape[0]
-    wt = np.empty((n_l, n_b), dtype=w.dtype)  # [L, B]: contiguous over basins
-    for b in range(n_b):
-        for k in range(n_l):
-            wt[k, b] = w[b, k]
+    wt = transposed_weights(w, 0, n_b)
     for t in prange(n_t):
         for b in range(n_b):
             y[t, b] = wt[0, b] * q[t, b]
@@ -328,10 +336,7 @@ def uh_route_range(b0, b1, q, hist, comp, w, y):
     n_l = w.shape[1]
     n_h = hist.shape[0]
     nb = b1 - b0
-    wt = np.empty((n_l, nb), dtype=w.dtype)  # [L, nb]: contiguous over basins
-    for j in range(nb):
-        for k in range(n_l):
-            wt[k, j] = w[b0 + j, k]
+    wt = transposed_weights(w, b0, b1)
     for t in range(n_t):
         yt = y[t, b0:b1]
         qt = q[t, b0:b1]
