@@ -165,6 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     dest.add_argument("--out-dir", help="route in time chunks with the state carried: CF zarr "
                                         "stores, end states and summary.csv under this folder")
     o.add_argument("--chunk-years", type=int, default=1, help="years per chunk (--out-dir)")
+    o.add_argument("--memory-mb", type=float, default=2000,
+                   help="memory of one routed piece of a chunk, MiB (--out-dir; the chunk is "
+                        "routed in pieces with the state carried: same values)")
     o.add_argument("--gauge-table", default=None,
                    help="gauge table (STAID, COMID, FLOW_SCALE, ...) of --gauges (--out-dir)")
     o.add_argument("--gauges", nargs="+", default=(), help="gauges also written (--out-dir)")
@@ -279,7 +282,7 @@ def main(argv=None) -> int:
             route_domain(args.run_dir, args.lateral, args.out_dir, period=args.period,
                          chunk_years=args.chunk_years, gauge_table=args.gauge_table,
                          gauges=args.gauges, network=args.network, attributes=args.attributes,
-                         progress=not args.quiet)
+                         progress=not args.quiet, memory_mb=args.memory_mb)
         elif args.command == "route":
             from dhbv.routing.training import route_lateral_file
 

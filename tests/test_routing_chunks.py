@@ -17,8 +17,8 @@ import xarray as xr
 from dhbv.cli import main
 from dhbv.errors import DhbvInputError
 from dhbv.routing import route
-from dhbv.routing.chunks import (load_state, route_chunk, route_domain, route_domain_chunk,
-                                 routing_chunks, summarize_domain_routing)
+from dhbv.routing.chunks import (load_state, piece_days, route_chunk, route_domain,
+                                 route_domain_chunk, routing_chunks, summarize_domain_routing)
 from dhbv.routing.training import (RoutingTrainingOptions, _applied, load_routing_run,
                                    read_lateral, score_routing, train_routing)
 from dhbv.simulation.store import open_chunks, open_store
@@ -344,3 +344,61 @@ def test_period_outside_the_lateral_inflow_is_refused(case, tmp_path):
         route_domain(case / "model0", case / "lateral.nc", tmp_path / "o",
                      period=["1982-01-01", "1983-12-31"], progress=False)
     assert "\n" not in str(err.value) and not (tmp_path / "o").exists()
+
+
+def test_piece_days_from_the_memory_budget():
+    # 48 B per reach-day: 0.17 MiB = 178,257 B hold 17 days of 213 reaches (10,224 B a day)
+    assert piece_days(213, 0.17) == 17
+    assert piece_days(180_000, 2000) == 242      # 2000 MiB / 8.64 MB a day
+    assert piece_days(10**9, 1) == 1             # never less than a day
+
+
+def test_routing_a_chunk_in_pieces_equals_one_call(case, tmp_path):
+    """With a budget of 17 days per piece (21–22 pieces a chunk, the first with its warm-up
+    split too) the stores, the scaled gauge's second solve and the end states equal routing
+    each chunk in one call."""
+    table = pd.read_csv(GAGE, dtype={"STAID": str})
+    table["FLOW_SCALE"] = 0.5
+    table.to_csv(tmp_path / "gage.csv", index=False)
+    outs = {}
+    for name, mb in (("whole", 2000), ("pieces", 0.17)):
+        outs[name] = tmp_path / name
+        route_domain(case / "model0", case / "lateral.nc", outs[name], period=PERIOD,
+                     chunk_years=1, gauge_table=tmp_path / "gage.csv", gauges=[GAUGE],
+                     progress=False, memory_mb=mb)
+    whole, pieces = (open_chunks(_stores(outs[k])) for k in ("whole", "pieces"))
+    assert whole.sizes == pieces.sizes
+    for v in ("streamflow", "gauge_streamflow"):
+        np.testing.assert_array_equal(pieces[v].values, whole[v].values)
+    for s_whole, s_pieces in zip(sorted((outs["whole"] / "states").glob("*.pt")),
+                                 sorted((outs["pieces"] / "states").glob("*.pt"))):
+        a, b = torch.load(s_whole, weights_only=False), torch.load(s_pieces, weights_only=False)
+        for key in ("state", "gauge_state"):
+            for field in ("discharge", "pending"):
+                assert torch.equal(a[key][field], b[key][field]), (s_pieces.name, key, field)
+            for field in ("pending_count", "to_skip"):
+                assert a[key][field] == b[key][field]
+    sw = pd.read_csv(outs["whole"] / "summary.csv")
+    sp = pd.read_csv(outs["pieces"] / "summary.csv")
+    num = [c for c in sw.select_dtypes("number").columns if "second" not in c]  # not timings
+    np.testing.assert_allclose(sp[num].values, sw[num].values, rtol=1e-9, atol=1e-9)
+
+
+def test_a_warm_up_longer_than_the_inflow_is_cut_to_it_in_pieces_too(tmp_path):
+    """The first chunk's warm-up (here 400 days) starts where the inflow does when the inflow
+    starts later; with 17-day pieces most of the warm-up lies before the inflow. One call and
+    pieces give the same store."""
+    with xr.open_dataset(JUNIATA / "juniata_qprime.nc") as ds:
+        ds.sel(time=slice("1980-01-01", "1980-12-31")).to_netcdf(tmp_path / "lateral.nc")
+    common = (ZARR, ATTRS, tmp_path / "lateral.nc", OBS, GAGE, [GAUGE])
+    opts = dict(OPTIONS, train_period=("1980-03-01", "1980-09-30"), warmup_days=400)
+    train_routing(*common, tmp_path / "model", RoutingTrainingOptions(**opts, seed=0))
+    stores = {}
+    for name, mb in (("whole", 2000), ("pieces", 0.17)):
+        route_domain(tmp_path / "model", tmp_path / "lateral.nc", tmp_path / name,
+                     period=["1980-06-01", "1980-12-31"], chunk_years=1, progress=False,
+                     memory_mb=mb)
+        stores[name] = open_chunks(_stores(tmp_path / name))
+        assert stores[name].attrs["warmup_days"] == 152          # 1980-01-01 .. 05-31
+    np.testing.assert_array_equal(stores["pieces"]["streamflow"].values,
+                                  stores["whole"]["streamflow"].values)

@@ -162,6 +162,17 @@ class LateralFile:
 
         return read_lateral(self.path, graph, first, last, clip_first=clip_first, what=what)
 
+    def first_record(self) -> pd.Timestamp | None:
+        """Day of the file's first record (read lazily); None when the file cannot say (then
+        :meth:`read` gives the one-line error)."""
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(self.path) as ds:
+                return pd.Timestamp(ds["time"].values[0])
+        except Exception:  # noqa: BLE001
+            return None
+
 
 class UnitRunoffLateral:
     """Lateral inflow from the unit runoff of domain-simulation chunk stores
@@ -178,6 +189,16 @@ class UnitRunoffLateral:
         self.variable = variable
         self.name = (self.stores[0] if len(self.stores) == 1
                      else f"{self.stores[0]} .. {Path(self.stores[-1]).name}")
+
+    def first_record(self) -> pd.Timestamp | None:
+        """Day of the stores' first record; None when they cannot say (then :meth:`read`
+        gives the one-line error)."""
+        from dhbv.simulation.store import open_chunks
+
+        try:
+            return pd.Timestamp(open_chunks(self.stores)["time"].values[0])
+        except Exception:  # noqa: BLE001
+            return None
 
     def read(self, graph, first, last, *, clip_first=False, what="the chunk"):
         from dhbv.simulation.store import open_chunks
@@ -383,9 +404,22 @@ def _route_quiet(graph, lateral, params, opts, **kw):
         solver_log.setLevel(level)
 
 
+#: bytes held per reach and day of a routed piece: the float64 lateral inflow and its copy for
+#: the gauges' own-unit scaling, the float64 daily means and their float32 copy, the solver's
+#: buffers (about 48 B per reach-day measured by ``benchmarks/simulate_speed.py``)
+ROUTE_BYTES_PER_REACH_DAY = 48
+
+
+def piece_days(n_reaches: int, memory_mb: float) -> int:
+    """Days of lateral inflow routed per call so that a piece holds about ``memory_mb`` MiB
+    (at least one day); the chunk's daily means (float32) are kept whole."""
+    return max(1, int(memory_mb * 2**20 // (ROUTE_BYTES_PER_REACH_DAY * max(1, n_reaches))))
+
+
 def route_chunk(run_dir, lateral, chunk, out_store, state_out, *, first: bool,
                 previous_state=None, gauge_table=None, gauges=(), network=None,
-                attributes=None, day_offset_hours: float = DAY_OFFSET_HOURS, run=None) -> dict:
+                attributes=None, day_offset_hours: float = DAY_OFFSET_HOURS, run=None,
+                memory_mb: float = 2000) -> dict:
     """Route the records ``chunk`` = (start, end) of ``lateral`` with the trained routing
     model ``run_dir``; write the store ``out_store`` and the end state ``state_out``.
 
@@ -394,8 +428,9 @@ def route_chunk(run_dir, lateral, chunk, out_store, state_out, *, first: bool,
         ``warmup_days``, as far as the inflow reaches), else ``previous_state`` is the previous
         chunk's state file. gauge_table, gauges : gauges also written (dims gauge, time).
     network, attributes : apply the model to another network (both), else its own.
-    run : an already loaded :class:`RoutingRun` (across chunks). Returns the chunk's
-    statistics (days written, reaches, seconds, diagnostics).
+    run : an already loaded :class:`RoutingRun` (across chunks). memory_mb : the chunk is
+    routed in pieces of :func:`piece_days` days carrying the state (the same values as one
+    call). Returns the chunk's statistics (days written, reaches, seconds, diagnostics).
     """
     from .training import _applied, load_routing_run
 
@@ -411,49 +446,74 @@ def route_chunk(run_dir, lateral, chunk, out_store, state_out, *, first: bool,
     scaled = gs.scaled if gs is not None else np.zeros(0, np.int64)
     scaled_ids = [gs.ids[g] for g in scaled] if gs is not None else []
     source = _lateral_source(lateral)
+    if not first and previous_state is None:
+        raise DhbvInputError(f"routing chunk {label} is not the first: give the previous "
+                             "chunk's state file")
+    prev = None if first else load_state(
+        previous_state, network=nid, model=mid, valid_at=start, dt=opts.dt,
+        day_offset_hours=day_offset_hours, gauges=scaled_ids)
+    kw = {"day_offset_hours": day_offset_hours}
+    state, gstate = (None, None) if first else (prev.state, prev.gauge_state)
+    span = piece_days(graph.n, memory_mb)
+    q_parts, gq_parts, d, records = [], [], None, [None, None]
+    a = start
+    if first:  # the warm-up, as far as the inflow reaches (pieces of it, too)
+        a -= pd.Timedelta(days=run.options.warmup_days)
+        t0_inflow = source.first_record() if hasattr(source, "first_record") else None
+        if t0_inflow is not None:
+            a = min(max(a, t0_inflow), start)
+    while a <= end:
+        b = a + pd.Timedelta(days=min(span, (end - a).days + 1) - 1)
+        if first and not q_parts:
+            lat = source.read(graph, a, b, clip_first=True,
+                              what=f"chunk {label} (with its warm-up)")
+            if lat.time[0] > start:
+                raise DhbvInputError(f"lateral inflow {source.name}: chunk {label} starts "
+                                     f"before the inflow ({lat.time[0].date()}..); give "
+                                     "another period")
+        else:
+            lat = source.read(graph, a, b, what=f"chunk {label}")
+        records = [records[0] if records[0] is not None else lat.time[0], lat.time[-1]]
+        r = _route_quiet(graph, lat.values, params, opts, state=state, **kw)
+        state, d = r.state, r.diagnostics if d is None else d + r.diagnostics
+        q = r.mean.numpy().astype(np.float32)                 # [days, reaches]
+        if gs is not None:
+            gq = q[:, gs.reach].copy()
+            if scaled.size:
+                v = lat.values.copy()
+                v[:, gs.reach[scaled]] *= gs.flow_scale[scaled]
+                rg = _route_quiet(graph, v, params, opts, readout=gs.reach[scaled],
+                                  state=gstate, **kw)
+                gq[:, scaled] = rg.mean.numpy()
+                gstate = rg.state
+            gq_parts.append(gq)
+        q_parts.append(q)
+        del lat, r
+        a = b + pd.Timedelta(days=1)
     if first:
-        lat = source.read(graph, start - pd.Timedelta(days=run.options.warmup_days), end,
-                          clip_first=True, what=f"chunk {label} (with its warm-up)")
-        if lat.time[0] > start:
-            raise DhbvInputError(f"lateral inflow {source.name}: chunk {label} starts before "
-                                 f"the inflow ({lat.time[0].date()}..); give another period")
-        prev = None
-        next_day = lat.time[0]
-        warm = int((start - lat.time[0]).days)
+        next_day = records[0]
+        warm = int((start - records[0]).days)
         if warm < run.options.warmup_days:
             log.info("chunk %s: %d warm-up days before %s (of %d; the inflow starts %s)", label,
-                     warm, start.date(), run.options.warmup_days, lat.time[0].date())
+                     warm, start.date(), run.options.warmup_days, records[0].date())
     else:
-        if previous_state is None:
-            raise DhbvInputError(f"routing chunk {label} is not the first: give the previous "
-                                 "chunk's state file")
-        prev = load_state(previous_state, network=nid, model=mid, valid_at=start, dt=opts.dt,
-                          day_offset_hours=day_offset_hours, gauges=scaled_ids)
-        lat = source.read(graph, start, end, what=f"chunk {label}")
         next_day, warm = prev.next_day, 0
-    kw = {"day_offset_hours": day_offset_hours}
-    r = _route_quiet(graph, lat.values, params, opts, state=prev.state if prev else None, **kw)
-    n_days = r.mean.shape[0]
+    q = np.concatenate(q_parts) if len(q_parts) > 1 else q_parts[0]
+    del q_parts
+    n_days = q.shape[0]
     days = pd.date_range(next_day, periods=n_days, freq="D")
     keep = days >= start if first else np.ones(n_days, bool)
     if not keep.any():
         raise DhbvInputError(f"routing chunk {label} completes no daily mean (a day's mean "
                              "needs the next day's record); give a longer chunk or period")
-    q = r.mean.numpy()[keep]                                  # [days, reaches]
-    gq, gstate = None, None
+    if not keep.all():
+        q = q[keep]
+    gq = None
     if gs is not None:
-        gq = q[:, gs.reach].copy()
-        if scaled.size:
-            v = lat.values.copy()
-            v[:, gs.reach[scaled]] *= gs.flow_scale[scaled]
-            rg = _route_quiet(graph, v, params, opts, readout=gs.reach[scaled],
-                              state=prev.gauge_state if prev else None, **kw)
-            gq[:, scaled] = rg.mean.numpy()[keep]
-            gstate = rg.state
-    end_state = ChunkState(r.state, gstate, end + pd.Timedelta(days=1),
+        gq = np.concatenate(gq_parts)[keep]
+    end_state = ChunkState(state, gstate, end + pd.Timedelta(days=1),
                            next_day + pd.Timedelta(days=n_days))
     compute_s = time.perf_counter() - t0
-    d = r.diagnostics
     attrs = {"source": f"lateral inflow {source.name}",
              "routing_model": str(Path(run_dir).resolve()), "routing_model_id": mid,
              "network_id": nid, "geometry": run.options.geometry, "routing_dt_s": float(opts.dt),
@@ -461,7 +521,7 @@ def route_chunk(run_dir, lateral, chunk, out_store, state_out, *, first: bool,
              "day_alignment": (f"day d = mean of the routed discharge over hours "
                                f"24d+{day_offset_hours + opts.dt / 3600:g} .. "
                                f"24d+{day_offset_hours + 24:g} (UTC) of the records"),
-             "chunk": label, "records": f"{lat.time[0].date()}..{lat.time[-1].date()}",
+             "chunk": label, "records": f"{records[0].date()}..{records[1].date()}",
              "warmup_days": warm, "compute_seconds": round(compute_s, 3),
              **{k: (int(getattr(d, k)) if k.startswith("n_") else float(getattr(d, k)))
                 for k in DIAGNOSTICS},
@@ -552,7 +612,7 @@ def _commit(tmp: Path, path: Path) -> None:
 # ----------------------------------------------------------------------------- entry points
 def route_domain_chunk(run_dir, lateral, chunk: str, out_store, state_out, *, previous_state,
                        first=None, period=None, chunk_years=None, gauge_table=None, gauges=(),
-                       network=None, attributes=None) -> Path:
+                       network=None, attributes=None, memory_mb: float = 2000) -> Path:
     """Rule ``route_domain_chunk``: the chunk labelled ``chunk`` (``YYYYMMDD-YYYYMMDD``) from
     ``previous_state`` (None for the first).
 
@@ -570,7 +630,7 @@ def route_domain_chunk(run_dir, lateral, chunk: str, out_store, state_out, *, pr
                              "give the period and chunk_years")
     route_chunk(run_dir, lateral, parse_chunk_label(chunk), out_store, state_out,
                 first=bool(first), previous_state=previous_state, gauge_table=gauge_table,
-                gauges=gauges, network=network, attributes=attributes)
+                gauges=gauges, network=network, attributes=attributes, memory_mb=memory_mb)
     return Path(out_store)
 
 
@@ -583,10 +643,11 @@ def chunk_paths(out_dir, period, chunk_years):
 
 def route_domain(run_dir, lateral, out_dir, *, period=None, chunk_years: int = 1,
                  gauge_table=None, gauges=(), network=None, attributes=None,
-                 progress: bool = True) -> pd.DataFrame:
+                 progress: bool = True, memory_mb: float = 2000) -> pd.DataFrame:
     """``dhbv route --out-dir``: every chunk of ``period`` (None: the lateral file's whole
     record) not yet done (store and state both present), in order, into ``out_dir``/chunks and
-    ``out_dir``/states, then the summary ``out_dir``/summary.csv. Returns the summary."""
+    ``out_dir``/states, then the summary ``out_dir``/summary.csv; each chunk routed in pieces
+    that hold about ``memory_mb`` MiB (:func:`piece_days`). Returns the summary."""
     from .training import load_routing_run
 
     if period is None:
@@ -612,7 +673,7 @@ def route_domain(run_dir, lateral, out_dir, *, period=None, chunk_years: int = 1
             st = route_chunk(run_dir, lateral, c, z, s, first=k == 0,
                              previous_state=paths[k - 1][2] if k else None,
                              gauge_table=gauge_table, gauges=gauges, network=network,
-                             attributes=attributes, run=run)
+                             attributes=attributes, run=run, memory_mb=memory_mb)
             if bar is not None:
                 bar.set_postfix_str(f"{chunk_label(c)}, "
                                     f"{st['days'] * st['reaches'] / st['seconds']:,.0f} "

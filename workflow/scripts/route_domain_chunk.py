@@ -18,4 +18,6 @@ route_domain_chunk(
     first=p.first,
     gauge_table=inp.gauge_table,
     gauges=p.gauges,
+    # the routing pieces are sized to the job's memory, less the process's own (torch, model)
+    memory_mb=max(256, snakemake.resources.mem_mb - 2000),
 )
