@@ -67,3 +67,25 @@ def test_forward_without_gradients_equals_forward_with_them(nmul):
     scale = f64["streamflow"].abs().max()
     err = (free["streamflow"].double() - f64["streamflow"]).abs().max() / scale
     assert float(err) < 1e-5
+
+
+def test_prefer_vector_width_marks_the_compiled_function():
+    """``prefer_vector_width()`` (called by the vectorised forward kernels) gives the LLVM
+    function that holds the call LLVM's prefer-vector-width attribute of 512 bits, so that
+    Intel CPUs with AVX-512 get 16 float32 lanes throughout rather than LLVM's 256-bit
+    preference; a numba or llvmlite change that drops the attribute fails here."""
+    from dhbv.physics.vector_width import WIDTH, prefer_vector_width
+
+    def powers(x, b, out):
+        prefer_vector_width()
+        for i in range(x.size):
+            out[i] = fpow(x[i], b[i])
+
+    marked = njit(cache=False, error_model="numpy")(powers)
+    x = np.full(64, 0.5, np.float32)
+    out = np.empty_like(x)
+    marked(x, x, out)
+    np.testing.assert_array_equal(out, np.float32(0.5 ** 0.5))
+    (text,) = marked.inspect_llvm().values()
+    assert WIDTH == 512
+    assert '"prefer-vector-width"="512"' in text

@@ -5,15 +5,17 @@ HBV day loop (two powers per component and day) from being vectorised. For float
 ``fpow`` is therefore branch-free and call-free, computed in float64 as libm's ``powf`` does:
 
 * ln x from the IEEE-754 bit pattern of x (as float64: exponent e, mantissa folded into
-  [√½, √2)) and the series ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172, to s¹¹
-  (truncation below 5·10⁻¹¹ relative);
+  [√½, √2)) and the series ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172, to s⁹
+  (truncation below 7·10⁻¹⁰ absolute);
 * y = b·ln x, then eʸ = 2ⁿ·eʳ with n = round(y/ln 2), |r| ≤ ln2/2 and the Taylor polynomial of
-  eʳ to r⁹ (truncation below 3·10⁻¹¹ relative);
+  eʳ to r⁷ (truncation below 6·10⁻⁹ relative);
 * one rounding to float32 at the end.
 
-The float64 result is within about 10⁻¹⁰ relative of the exact power for every |y| < 104 (the
-float32 range), so the float32 result is the correctly rounded power except in rare ties,
-where it differs from the exact one by one ulp (libm's powf is within one ulp as well).
+The float64 result is within about 10⁻⁸ relative of the exact power for b ≤ 6 and every
+|y| < 104 (the float32 range), a tenth of a float32 ulp, so the float32 result is within one
+ulp of the exact power and is the correctly rounded one for about 99 % of arguments (of two
+million uniform x in [0, 1.5), b in [0.3, 6): 0.9 % differ from it, all within 0.62 ulp of
+the exact power; libm's powf is within one ulp as well).
 Special cases as powf for the arguments HBV meets (x ≥ 0, finite b): 0**b = 0 for b > 0,
 x**0 = 1, +inf**b = inf for b > 0; NaN in x or b gives NaN; x < 0 gives NaN (powf would give a
 real value for integer b). For float64 arguments, and when called from plain Python (CUDA

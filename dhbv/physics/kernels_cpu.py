@@ -29,6 +29,7 @@ from .equations import (
 )
 from .fastpow import fpow
 from .prefetch import prefetch_read, prefetch_write
+from .vector_width import prefer_vector_width
 from .reference import N_COMPACT
 from .kernels_unit import (
     final_history_range,
@@ -236,6 +237,7 @@ def _forward_block_vec(b0, b1, P, TC, PET, dyn, sta, s0, bounded, cst, out, stor
     gradients). Writes the block's input summary to ``chk`` (slots ``CHK_*``). With the five
     compact outputs only, the rows Q0, Q1, Q2 are written from day ``q_from`` on (0: all days).
     """
+    prefer_vector_width()
     n_t, n_basin, n_mul, _ = dyn.shape
     n_out = out.shape[0]
     nz, zero, one, half, inv_n, lo0, lo1, lo2, sc0, sc1, sc2 = unpack_constants(cst)
@@ -470,6 +472,7 @@ def forward_kernel(P, TC, PET, dyn, sta, s0, bounded, cst, out, store, final, bl
     n_basin, n_mul = dyn.shape[1], dyn.shape[2]
     n_block = (n_basin + block - 1) // block
     for i in prange(n_block):
+        prefer_vector_width()
         b0 = i * block
         b1 = min(b0 + block, n_basin)
         if n_mul <= CH:
@@ -502,6 +505,7 @@ def forward_route_kernel(P, TC, PET, dyn, static, elev, uparea, lo, scale, k, tt
     n_block = (n_basin + block - 1) // block
     q_from = n_t - hist_out.shape[0] if out.shape[0] == N_COMPACT else 0
     for i in prange(n_block):
+        prefer_vector_width()
         b0 = i * block
         b1 = min(b0 + block, n_basin)
         static_core_range(b0, b1, static, elev, uparea, lo, scale, k, tt_mode, lf_mode, core)
