@@ -232,6 +232,13 @@ def test_cf_metadata_and_lazy_reads(case):
     for k in ("routing_model_id", "network_id", "chunk", "records", "inflow_volume_m3"):
         assert k in ds.attrs, k
     assert ds.attrs["records"] == "1981-07-01..1982-06-30"
+    # consolidated metadata: a plain open_zarr reads it without the unconsolidated warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xr.open_zarr(store, consolidated=True) as plain:
+            assert plain["streamflow"].shape == ds["streamflow"].shape
 
 
 def test_store_passes_the_cf_checker(case, tmp_path):

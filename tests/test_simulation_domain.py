@@ -132,6 +132,13 @@ def test_store_is_cf_zarr(setup):
         assert ds["lat"].attrs["units"] == "degrees_north"
         enc = ds["runoff"].encoding
         assert enc["chunks"] == (3, 92) and enc["compressors"]
+    # consolidated metadata: a plain open_zarr reads it without the unconsolidated warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xr.open_zarr(store, consolidated=True) as ds:
+            assert set(ds.data_vars) >= {"runoff", "swe", "aet"}
 
 
 def test_resume_at_first_missing_chunk_after_a_kill(setup, monkeypatch):

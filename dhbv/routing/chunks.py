@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 
 from dhbv.errors import DhbvInputError
+from dhbv.simulation.store import consolidate
 from dhbv.time_chunks import chunk_label, parse_chunk_label
 
 from .solver import RoutingState, route
@@ -553,6 +554,7 @@ def _write_store(path, days, q, reach_ids, gs: GaugeSet | None, gq, attrs) -> Pa
     ds, enc = routed_dataset(days, q, reach_ids, gs, gq, attrs)
     try:
         ds.to_zarr(tmp, mode="w", consolidated=False, encoding=enc)
+        consolidate(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,7 +6,8 @@ unit, all days) read a bounded number of small chunks. Time is CF-encoded (integ
 1970-01-01, proleptic Gregorian); the unit coordinate carries ``cf_role: timeseries_id`` with
 lat/lon (degrees) and area (km²) as auxiliary coordinates (CF discrete sampling geometry
 ``timeSeries``). A store is built under a temporary name and renamed into place only once
-every batch is written, so a half-written chunk never looks complete.
+every batch is written, so a half-written chunk never looks complete; its metadata is
+consolidated then, so a plain ``xr.open_zarr(path)`` opens it without warnings.
 """
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ class ChunkStore:
             self.arrays[name][u0:u1] = v
 
     def commit(self) -> Path:
-        """Move the finished store into place (replacing an older one)."""
+        """Consolidate the finished store's metadata and move it into place (replacing an
+        older one)."""
+        consolidate(self.tmp)
         if self.path.exists():
             shutil.rmtree(self.path)
         os.replace(self.tmp, self.path)
@@ -87,6 +90,20 @@ class ChunkStore:
     def discard(self) -> None:
         """Remove the unfinished store."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def consolidate(path) -> None:
+    """Write the consolidated metadata of the zarr store ``path`` (all groups), so that
+    ``xr.open_zarr(path)`` opens it from one file, without xarray's warning about
+    unconsolidated stores. Zarr 3 warns that consolidated metadata is not yet part of the
+    format 3 specification; readers without it still read the store node by node."""
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(str(path))
 
 
 def open_store(path, group=None) -> xr.Dataset:
