@@ -9,9 +9,11 @@ baseline is dhbv's own plain-torch reference loop, and the output says so.
 Times: for each case and mode one fresh subprocess runs both implementations, interleaved
 (ours, baseline, ours, ...) after one untimed full-size call each (one-time costs that a
 training loop pays once), and reports the median (and the best) of ``--repeats`` for each, so
-both see the same machine state. Both use ``--threads`` threads (torch's pool and numba's) and
-the same dtype (float32) and work (forward: HBV 2.0 time loop, parameter scaling and the gamma
-UH; dhbv also validates its inputs). ``--clock cpu`` measures process CPU time instead of wall
+both see the same machine state; ``paired`` is the median of the ratios of the interleaved
+pairs (baseline call / the dhbv call just before it), which follows the machine's slow and
+fast phases on a shared VM within a run. Both use ``--threads`` threads (torch's pool and
+numba's) and the same dtype (float32) and work (forward: HBV 2.0 time loop, parameter scaling
+and the gamma UH; dhbv also validates its inputs). ``--clock cpu`` measures process CPU time instead of wall
 time (robust to other jobs on a shared machine; use it with ``--threads 1``). Memory: peak RSS
 increase of one full-size call (MiB), each implementation in a process of its own.
 
@@ -126,6 +128,9 @@ def _time_worker(impls, case: str, backward: bool, repeats: int, threads: int,
             times[impl].append(tick() - t0)
     out = {impl: statistics.median(v) for impl, v in times.items()}
     out.update({f"{impl}_best": min(v) for impl, v in times.items()})
+    if len(impls) == 2:  # the ratio of each interleaved pair (same machine state), median
+        a, b = impls
+        out["paired"] = statistics.median(tb / ta for ta, tb in zip(times[a], times[b]))
     out["threads"] = [torch.get_num_threads(), numba.get_num_threads()]
     return out
 
@@ -175,7 +180,7 @@ def main():
           "untimed full-size call each; memory: peak RSS increase of one full-size call, each "
           "in a process of its own")
     header = (f"{'case':34s} {'mode':8s} {'thr':>5s} {'dhbv s':>8s} {'base s':>8s} "
-              f"{'speedup':>8s} {'(best)':>7s} {'dhbv MiB':>9s} {'base MiB':>9s}")
+              f"{'speedup':>8s} {'(best)':>7s} {'paired':>7s} {'dhbv MiB':>9s} {'base MiB':>9s}")
     print(header, flush=True)
     for case in args.cases.split(","):
         n_b, n_t, nmul = CASES[case]
@@ -194,6 +199,7 @@ def main():
             print(f"{label:34s} {mode:8s} {thr:>5s} {t['dhbv']:8.4f} {t[baseline]:8.4f} "
                   f"{t[baseline] / t['dhbv']:7.1f}x "
                   f"{t[baseline + '_best'] / t['dhbv_best']:6.1f}x "
+                  f"{t['paired']:6.1f}x "
                   f"{mem['dhbv']:9.1f} {mem[baseline]:9.1f}", flush=True)
 
 
