@@ -7,7 +7,8 @@ the file) when the committed page differs from what the schema gives.
 Layout of the page: one section per top-level key, each with a table of every key below it
 (key path, type, default, description). Nested objects appear as ``section.sub.key``; maps
 whose keys the user chooses (``additionalProperties``) as ``section.<name>.key``; objects
-inside lists as ``section.list[].key``. Keys marked ``x-file`` (paths that must exist) and
+inside lists as ``section.list[].key``, and the keys of each ``type`` of such an object (its
+``allOf`` of if/then branches) as rows that start "type X:". Keys marked ``x-file`` (paths that must exist) and
 ``x-knob`` (settings that change speed or memory use, not results) say so in the type column.
 """
 
@@ -159,6 +160,25 @@ def _children(node: dict, path: str, out: list[str]) -> None:
     items = node.get("items")
     if isinstance(items, dict) and items.get("properties"):
         _children(items, f"{path}[]", out)
+        _variant_rows(items, f"{path}[]", out)
+
+
+def _variant_rows(node: dict, path: str, out: list[str]) -> None:
+    """Rows of the keys an object takes for each value of its ``type`` key (``allOf`` of
+    ``if: {properties: {type: {const: X}}}`` / ``then: {properties: ...}``), each described
+    as "type X: ..."."""
+    for branch in node.get("allOf") or ():
+        const = (((branch.get("if") or {}).get("properties") or {}).get("type") or {}).get("const")
+        then = branch.get("then") or {}
+        if const is None:
+            continue
+        req = set(then.get("required") or ())
+        for name, sub in (then.get("properties") or {}).items():
+            if name == "type":
+                continue
+            text = f"type {const}: {sub.get('description', '')}".strip()
+            out.append(f"| `{path}.{name}` | {_type_cell(sub)} | "
+                       f"{_default_cell(sub, name in req)} | {_text(text)} |")
 
 
 def render(schema: dict) -> str:

@@ -91,3 +91,26 @@ def test_check_flag(tmp_path, capsys):
     assert "out of date" in capsys.readouterr().err
     assert main(["--out", str(out)]) == 0
     assert main(["--check", "--out", str(out)]) == 0
+
+
+def test_keys_of_each_source_type_are_listed():
+    """Objects in a list whose keys depend on their ``type`` (allOf of if/then branches) get
+    one row per key and type, required or not as the branch says, marked "type X:"."""
+    schema = {"properties": {"sets": {"type": "array", "items": {
+        "type": "object", "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["a", "b"]}},
+        "allOf": [
+            {"if": {"properties": {"type": {"const": "a"}}},
+             "then": {"required": ["path"], "properties": {
+                 "type": {}, "path": {"type": "string", "description": "A file."},
+                 "n": {"type": "integer", "minimum": 1}}}},
+            {"if": {"properties": {"type": {"const": "b"}}},
+             "then": {"properties": {"type": {}, "url": {"type": "string"}}}},
+        ]}}}}
+    rows = [line for line in render(schema).splitlines() if line.startswith("| `")]
+    assert rows == [
+        "| `sets[].type` | one of `a`, `b` | required |  |",
+        "| `sets[].path` | string | required | type a: A file. |",
+        "| `sets[].n` | integer, ≥ 1 | – | type a: |",
+        "| `sets[].url` | string | – | type b: |",
+    ]
