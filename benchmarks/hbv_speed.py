@@ -13,9 +13,10 @@ both see the same machine state; ``paired`` is the median of the ratios of the i
 pairs (baseline call / the dhbv call just before it), which follows the machine's slow and
 fast phases on a shared VM within a run. Both use ``--threads`` threads (torch's pool and
 numba's) and the same dtype (float32) and work (forward: HBV 2.0 time loop, parameter scaling
-and the gamma UH; dhbv also validates its inputs). ``--clock cpu`` measures process CPU time instead of wall
-time (robust to other jobs on a shared machine; use it with ``--threads 1``). Memory: peak RSS
-increase of one full-size call (MiB), each implementation in a process of its own.
+and the gamma UH; dhbv also validates its inputs). ``--clock cpu`` measures process CPU time
+instead of wall time (robust to other jobs on a shared machine; use it with ``--threads 1``).
+Memory: peak RSS increase of one full-size call (MiB), each implementation in a process of its
+own.
 
 Usage: python benchmarks/hbv_speed.py [--repeats 5] [--cases a,b] [--modes fwd,both]
        [--threads N] [--clock wall|cpu] [--no-memory]

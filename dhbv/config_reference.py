@@ -8,8 +8,9 @@ Layout of the page: one section per top-level key, each with a table of every ke
 (key path, type, default, description). Nested objects appear as ``section.sub.key``; maps
 whose keys the user chooses (``additionalProperties``) as ``section.<name>.key``; objects
 inside lists as ``section.list[].key``, and the keys of each ``type`` of such an object (its
-``allOf`` of if/then branches) as rows that start "type X:". Keys marked ``x-file`` (paths that must exist) and
-``x-knob`` (settings that change speed or memory use, not results) say so in the type column.
+``allOf`` of if/then branches) as rows whose description starts "type X:". Keys marked
+``x-file`` (paths that must exist) and ``x-knob`` (settings that change speed or memory use,
+not results) say so in the type column.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The SIMD width LLVM's vectorisers aim for in a numba function: ``prefer_vector_width``.
 
-LLVM's x86 tuning for Intel CPUs with AVX-512 (Skylake-SP to Emerald Rapids) makes the loop
-vectoriser prefer 256-bit vectors, while for AMD Zen 4/5 it prefers 512 bits; numba does not
-say which. The HBV day loop widens float32 cells to float64 for the powers, and with the 256-bit
-preference it compiles to 8 float32 lanes whose float64 values fill 512-bit registers, which
-measured 1.3–1.4× slower than 16 lanes throughout (docs/performance.md, "Vector width"). The
-kernels of ``kernels_cpu`` therefore state 512 bits, as clang's ``-mprefer-vector-width=512``
-does. On CPUs without AVX-512 the widest legal vector (256 bits) is used, as before.
+LLVM's x86 tuning for Intel server CPUs with AVX-512 makes the loop vectoriser prefer 256-bit
+vectors, and numba keeps that tuning. The HBV day loop widens float32 cells to float64 for the
+powers; with the 256-bit preference it compiles to 8 float32 lanes whose float64 values fill
+512-bit registers, which measured 1.3–1.4× slower on such a CPU (Emerald Rapids) than 16 lanes
+throughout (docs/performance.md, "HBV forward on CPU"). The kernels of ``kernels_cpu``
+therefore state 512 bits, the attribute clang sets for ``-mprefer-vector-width=512``. On CPUs
+without AVX-512 the widest legal vector (256 bits) is used, as before.
 """
 
 from __future__ import annotations
