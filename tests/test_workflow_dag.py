@@ -396,8 +396,8 @@ def test_demo_domain_simulation_in_chunks(demo_run):
     assert sorted(p.name for p in (base / "states").iterdir()) == [
         "19850101-19851231.pt", "19860101-19861231.pt", "19870101-19871231.pt"]
     days = 0
-    for s in stores:
-        with xr.open_zarr(s, consolidated=False) as ds:
+    for s in stores:  # as a user opens them: from the consolidated metadata
+        with xr.open_zarr(s, consolidated=True) as ds:
             assert ds.sizes["unit"] == 19 and np.isfinite(ds["runoff"].values).all()
             days += ds.sizes["time"]
     assert days == 365 * 3
