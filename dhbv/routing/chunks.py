@@ -192,12 +192,13 @@ class UnitRunoffLateral:
                      else f"{self.stores[0]} .. {Path(self.stores[-1]).name}")
 
     def first_record(self) -> pd.Timestamp | None:
-        """Day of the stores' first record; None when they cannot say (then :meth:`read`
-        gives the one-line error)."""
-        from dhbv.simulation.store import open_chunks
+        """Day of the stores' first record (from the first store alone: they are in time
+        order); None when it cannot say (then :meth:`read` gives the one-line error)."""
+        from dhbv.simulation.store import open_store
 
         try:
-            return pd.Timestamp(open_chunks(self.stores)["time"].values[0])
+            with open_store(self.stores[0]) as ds:
+                return pd.Timestamp(ds["time"].values[0])
         except Exception:  # noqa: BLE001
             return None
 
